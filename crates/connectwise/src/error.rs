@@ -1,0 +1,682 @@
+//! The client's error type, and how HTTP statuses and bodies are sorted into it.
+//!
+//! Every message says what to do next, carries the `x-cw-request-id` when the server sent one,
+//! and never contains a key: text that comes from the server passes through [`Secrets::scrub`].
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::Method;
+
+use crate::models::ErrorResponse;
+
+/// One failing field of a validation error (an `errors[]` entry).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// The field, such as `startDate`.
+    pub field: Option<String>,
+    /// ConnectWise's code, such as `MissingRequiredField`.
+    pub code: Option<String>,
+    /// The message.
+    pub message: Option<String>,
+    /// The kind of record, such as `agreement`.
+    pub resource: Option<String>,
+    /// Extra detail, when sent.
+    pub details: Option<String>,
+}
+
+impl fmt::Display for FieldProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.field.as_deref().unwrap_or("(no field)"))?;
+        if let Some(message) = &self.message {
+            write!(f, ": {message}")?;
+        }
+        if let Some(code) = &self.code {
+            write!(f, " [{code}]")?;
+        }
+        if let Some(details) = &self.details {
+            write!(f, " ({details})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can go wrong talking to ConnectWise.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// 401: the keys, company id or client id were refused.
+    #[error(
+        "ConnectWise refused the credentials (401){}{}: check the company id, public key, \
+         private key and client id in the connection settings, and that the API member is active",
+        detail(message),
+        request(request_id)
+    )]
+    BadCredentials {
+        /// The server's message.
+        message: Option<String>,
+        /// The `x-cw-request-id` of the failed call.
+        request_id: Option<String>,
+    },
+
+    /// 403: the API member's security role lacks a permission.
+    #[error(
+        "the API member's security role does not allow {method} {path} (403){}{}: grant that \
+         access to the role in ConnectWise under System > Security Roles",
+        detail(message),
+        request(request_id)
+    )]
+    PermissionDenied {
+        /// The verb refused.
+        method: Method,
+        /// The endpoint refused, without its query.
+        path: String,
+        /// The server's message.
+        message: Option<String>,
+        /// The `x-cw-request-id` of the failed call.
+        request_id: Option<String>,
+    },
+
+    /// 404: the record or endpoint does not exist (after one codebase refresh).
+    #[error(
+        "{method} {path} was not found (404){}{}: the record may have been deleted; if every \
+         call fails this way, check the site address",
+        detail(message),
+        request(request_id)
+    )]
+    NotFound {
+        /// The verb.
+        method: Method,
+        /// The path, without its query.
+        path: String,
+        /// The server's message.
+        message: Option<String>,
+        /// The `x-cw-request-id` of the failed call.
+        request_id: Option<String>,
+    },
+
+    /// 400: the request was refused as invalid; `errors` lists every failing field.
+    #[error(
+        "ConnectWise refused {method} {path} as invalid (400){}{}{}: correct the request and \
+         send it again",
+        detail(message),
+        problems(errors),
+        request(request_id)
+    )]
+    Validation {
+        /// The verb.
+        method: Method,
+        /// The path, without its query.
+        path: String,
+        /// The server's overall message.
+        message: Option<String>,
+        /// Every failing field.
+        errors: Vec<FieldProblem>,
+        /// The `x-cw-request-id` of the failed call.
+        request_id: Option<String>,
+    },
+
+    /// 409: the record is in use or otherwise conflicts.
+    #[error(
+        "{method} {path} conflicts with the record's current state (409){}{}: reload the \
+         record and decide again",
+        detail(message),
+        request(request_id)
+    )]
+    Conflict {
+        /// The verb.
+        method: Method,
+        /// The path, without its query.
+        path: String,
+        /// The server's message.
+        message: Option<String>,
+        /// The `x-cw-request-id` of the failed call.
+        request_id: Option<String>,
+    },
+
+    /// 429 that outlasted the retries, or asked for a longer wait than the policy allows.
+    #[error(
+        "ConnectWise is rate limiting {method} {path} (429){}{}: try again later, or lower the \
+         request rate in the connection settings",
+        wait(retry_after),
+        request(request_id)
+    )]
+    RateLimited {
+        /// The verb.
+        method: Method,
+        /// The path, without its query.
+        path: String,
+        /// How long the server asked to wait, when it said.
+        retry_after: Option<Duration>,
+        /// Attempts made.
+        attempts: u32,
+        /// The `x-cw-request-id` of the last attempt.
+        request_id: Option<String>,
+    },
+
+    /// 502/503/504, a 500 timeout or a network failure, still failing after the retries.
+    #[error(
+        "{method} {path} failed after {attempts} attempt(s): {reason}{}: ConnectWise or the \
+         network is having trouble; try again later",
+        request(request_id)
+    )]
+    Transient {
+        /// The verb.
+        method: Method,
+        /// The path, without its query.
+        path: String,
+        /// The status, when the server answered.
+        status: Option<u16>,
+        /// What went wrong on the last attempt.
+        reason: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The `x-cw-request-id` of the last attempt.
+        request_id: Option<String>,
+    },
+
+    /// A write whose response never arrived: it may or may not have been applied.
+    #[error(
+        "the response to {method} {path} never arrived ({reason}), so it is unknown whether \
+         ConnectWise applied it{}: look the record up before sending the change again",
+        request(request_id)
+    )]
+    OutcomeUnknown {
+        /// The verb.
+        method: Method,
+        /// The path, without its query.
+        path: String,
+        /// What happened to the response.
+        reason: String,
+        /// The `x-cw-request-id`, in the rare case a partial response carried one.
+        request_id: Option<String>,
+    },
+
+    /// Any other status (405, 415, a 500 without "timeout", …).
+    #[error(
+        "ConnectWise answered {method} {path} with status {status}{}{}: this request cannot \
+         succeed as sent; report it with the request id",
+        detail(message),
+        request(request_id)
+    )]
+    Unexpected {
+        /// The verb.
+        method: Method,
+        /// The path, without its query.
+        path: String,
+        /// The HTTP status.
+        status: u16,
+        /// The server's message.
+        message: Option<String>,
+        /// The `x-cw-request-id` of the failed call.
+        request_id: Option<String>,
+    },
+
+    /// The connection settings cannot work (empty keys, unreadable CA file, …).
+    #[error("the ConnectWise connection settings are invalid: {message}")]
+    Config {
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+
+    /// `/login/companyinfo` did not lead to a usable API address.
+    #[error(
+        "could not find the ConnectWise API of company `{company_id}` at {site}: {reason}{}",
+        request(request_id)
+    )]
+    Discovery {
+        /// The site as configured.
+        site: String,
+        /// The company id asked for.
+        company_id: String,
+        /// What went wrong and what to check.
+        reason: String,
+        /// The `x-cw-request-id`, when sent.
+        request_id: Option<String>,
+    },
+
+    /// A successful response whose body did not have the expected shape.
+    #[error(
+        "the answer to {method} {path} could not be read: {reason}{}: the API version pinned in \
+         the settings may not match the server",
+        request(request_id)
+    )]
+    Decode {
+        /// The verb.
+        method: Method,
+        /// The path, without its query.
+        path: String,
+        /// What did not match.
+        reason: String,
+        /// The `x-cw-request-id` of the call.
+        request_id: Option<String>,
+    },
+
+    /// The caller asked for something the client cannot send (a malformed path, `orderBy` with
+    /// forward-only paging).
+    #[error("invalid ConnectWise request: {message}")]
+    InvalidRequest {
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn detail(message: &Option<String>) -> String {
+    match message {
+        Some(message) if !message.trim().is_empty() => format!(": {}", message.trim()),
+        _ => String::new(),
+    }
+}
+
+fn request(request_id: &Option<String>) -> String {
+    match request_id {
+        Some(id) => format!(" [request id {id}]"),
+        None => String::new(),
+    }
+}
+
+fn wait(retry_after: &Option<Duration>) -> String {
+    match retry_after {
+        Some(delay) => format!(", asked to wait {} s", delay.as_secs()),
+        None => String::new(),
+    }
+}
+
+fn problems(errors: &[FieldProblem]) -> String {
+    if errors.is_empty() {
+        return String::new();
+    }
+    let listed: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    format!("; {}", listed.join("; "))
+}
+
+impl Error {
+    /// Whether trying the same call again later may succeed (rate limiting and transient
+    /// failures). [`Error::OutcomeUnknown`] is not retryable: look the record up first.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::RateLimited { .. } | Error::Transient { .. })
+    }
+
+    /// The `x-cw-request-id` of the call, to quote to ConnectWise support.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::BadCredentials { request_id, .. }
+            | Error::PermissionDenied { request_id, .. }
+            | Error::NotFound { request_id, .. }
+            | Error::Validation { request_id, .. }
+            | Error::Conflict { request_id, .. }
+            | Error::RateLimited { request_id, .. }
+            | Error::Transient { request_id, .. }
+            | Error::OutcomeUnknown { request_id, .. }
+            | Error::Unexpected { request_id, .. }
+            | Error::Discovery { request_id, .. }
+            | Error::Decode { request_id, .. } => request_id.as_deref(),
+            Error::Config { .. } | Error::InvalidRequest { .. } => None,
+        }
+    }
+}
+
+/// The credentials of one connection, kept so that server text can be scrubbed of them.
+#[derive(Clone, Default)]
+pub(crate) struct Secrets {
+    values: Vec<String>,
+}
+
+impl Secrets {
+    pub(crate) fn new(values: impl IntoIterator<Item = String>) -> Secrets {
+        let mut values: Vec<String> = values.into_iter().filter(|v| !v.is_empty()).collect();
+
+        // Longest first, so that a key containing another key is replaced whole.
+        values.sort_by_key(|value| std::cmp::Reverse(value.len()));
+        Secrets { values }
+    }
+
+    /// Replaces every credential in `text` with `[redacted]`.
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        let mut scrubbed = text.to_owned();
+        for value in &self.values {
+            if scrubbed.contains(value.as_str()) {
+                scrubbed = scrubbed.replace(value.as_str(), "[redacted]");
+            }
+        }
+        scrubbed
+    }
+}
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secrets({} redacted)", self.values.len())
+    }
+}
+
+/// What the client learned from one HTTP response with a non-success status.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) status: u16,
+    pub(crate) body: Option<ErrorResponse>,
+    /// The body's text when it was not a ConnectWise error body (an HTML page from a CDN);
+    /// only used to look for "timeout", never put into an error.
+    pub(crate) raw_text: String,
+    pub(crate) request_id: Option<String>,
+    pub(crate) retry_after: Option<Duration>,
+}
+
+impl Failure {
+    /// Reads an error response. Bodies that are not JSON are tolerated.
+    pub(crate) fn read(
+        status: u16,
+        body: &[u8],
+        request_id: Option<String>,
+        retry_after: Option<Duration>,
+    ) -> Failure {
+        let parsed = serde_json::from_slice::<ErrorResponse>(body).ok();
+        Failure {
+            status,
+            body: parsed,
+            raw_text: String::from_utf8_lossy(body).into_owned(),
+            request_id,
+            retry_after,
+        }
+    }
+
+    /// Whether the failure is a transient server problem worth retrying for idempotent verbs:
+    /// 502, 503, 504, or a 500 whose message mentions a timeout.
+    pub(crate) fn is_transient(&self) -> bool {
+        match self.status {
+            502..=504 => true,
+            500 => {
+                let text = match &self.body {
+                    Some(body) => format!(
+                        "{} {}",
+                        body.code.as_deref().unwrap_or(""),
+                        body.message.as_deref().unwrap_or("")
+                    ),
+                    None => self.raw_text.clone(),
+                }
+                .to_ascii_lowercase();
+                text.contains("timeout") || text.contains("timed out")
+            }
+            _ => false,
+        }
+    }
+
+    /// A short, secret-free description for logs and `Transient` errors.
+    pub(crate) fn reason(&self, secrets: &Secrets) -> String {
+        let message = self
+            .body
+            .as_ref()
+            .and_then(|body| body.message.as_deref())
+            .map(|message| format!(": {}", secrets.scrub(message)))
+            .unwrap_or_default();
+        format!("status {}{message}", self.status)
+    }
+
+    /// Sorts the failure into an [`Error`] variant.
+    pub(crate) fn into_error(
+        self,
+        method: &Method,
+        path: &str,
+        attempts: u32,
+        secrets: &Secrets,
+    ) -> Error {
+        let reason = self.reason(secrets);
+        let transient = self.is_transient();
+        let message = self
+            .body
+            .as_ref()
+            .and_then(|body| body.message.as_deref())
+            .map(|message| secrets.scrub(message));
+        let method = method.clone();
+        let path = path.to_owned();
+        let request_id = self.request_id;
+
+        match self.status {
+            400 => {
+                let errors = self
+                    .body
+                    .and_then(|body| body.errors)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|problem| FieldProblem {
+                        field: problem.field.map(|v| secrets.scrub(&v)),
+                        code: problem.code.map(|v| secrets.scrub(&v)),
+                        message: problem.message.map(|v| secrets.scrub(&v)),
+                        resource: problem.resource.map(|v| secrets.scrub(&v)),
+                        details: problem.details.map(|v| secrets.scrub(&v)),
+                    })
+                    .collect();
+                Error::Validation {
+                    method,
+                    path,
+                    message,
+                    errors,
+                    request_id,
+                }
+            }
+            401 => Error::BadCredentials {
+                message,
+                request_id,
+            },
+            403 => Error::PermissionDenied {
+                method,
+                path,
+                message,
+                request_id,
+            },
+            404 => Error::NotFound {
+                method,
+                path,
+                message,
+                request_id,
+            },
+            409 => Error::Conflict {
+                method,
+                path,
+                message,
+                request_id,
+            },
+            429 => Error::RateLimited {
+                method,
+                path,
+                retry_after: self.retry_after,
+                attempts,
+                request_id,
+            },
+            status if transient => Error::Transient {
+                method,
+                path,
+                status: Some(status),
+                reason,
+                attempts,
+                request_id,
+            },
+            status => Error::Unexpected {
+                method,
+                path,
+                status,
+                message,
+                request_id,
+            },
+        }
+    }
+}
+
+/// Reads a `Retry-After` header: a number of seconds, or an HTTP date.
+pub(crate) fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    if let Ok(seconds) = value.parse::<f64>() {
+        if seconds.is_finite() && seconds >= 0.0 {
+            return Some(Duration::from_secs_f64(seconds));
+        }
+        return None;
+    }
+
+    // An HTTP date; a date in the past means "now".
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secrets() -> Secrets {
+        Secrets::new([
+            "pubKEY123".to_owned(),
+            "privSECRET456".to_owned(),
+            String::new(),
+        ])
+    }
+
+    fn classify(status: u16, body: &str) -> Error {
+        Failure::read(status, body.as_bytes(), Some("req-1".to_owned()), None).into_error(
+            &Method::PATCH,
+            "/finance/agreements/5",
+            1,
+            &secrets(),
+        )
+    }
+
+    #[test]
+    fn statuses_map_to_their_variants() {
+        assert!(matches!(classify(401, "{}"), Error::BadCredentials { .. }));
+        assert!(matches!(
+            classify(403, "{}"),
+            Error::PermissionDenied { .. }
+        ));
+        assert!(matches!(classify(404, ""), Error::NotFound { .. }));
+        assert!(matches!(classify(409, "{}"), Error::Conflict { .. }));
+        assert!(matches!(classify(429, "<html>"), Error::RateLimited { .. }));
+        assert!(matches!(classify(503, "<html>"), Error::Transient { .. }));
+        assert!(matches!(
+            classify(405, "{}"),
+            Error::Unexpected { status: 405, .. }
+        ));
+        assert!(matches!(
+            classify(500, r#"{"code":"x","message":"boom"}"#),
+            Error::Unexpected { status: 500, .. }
+        ));
+        assert!(matches!(
+            classify(500, r#"{"code":"x","message":"Database Timeout expired"}"#),
+            Error::Transient {
+                status: Some(500),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_validation_error_lists_every_field_code_and_message() {
+        let error = classify(
+            400,
+            r#"{"code":"InvalidObject","message":"agreement object is invalid","errors":[
+                {"code":"MissingRequiredField","message":"name is required.",
+                 "resource":"agreement","field":"name"},
+                {"code":"UnsupportedFormat","message":"Unsupported format applied to startDate",
+                 "resource":"agreement","field":"startDate"}
+            ]}"#,
+        );
+
+        let text = error.to_string();
+        for expected in [
+            "agreement object is invalid",
+            "name: name is required. [MissingRequiredField]",
+            "startDate: Unsupported format applied to startDate [UnsupportedFormat]",
+            "request id req-1",
+        ] {
+            assert!(text.contains(expected), "{expected:?} missing from {text}");
+        }
+        let Error::Validation { errors, .. } = error else {
+            panic!("not a validation error");
+        };
+        assert_eq!(errors.len(), 2);
+    }
+
+    #[test]
+    fn a_permission_error_names_the_verb_the_endpoint_and_where_to_fix_it() {
+        let text = classify(403, r#"{"code":"Forbidden","message":"no"}"#).to_string();
+
+        assert!(text.contains("PATCH /finance/agreements/5"), "{text}");
+        assert!(text.contains("System > Security Roles"), "{text}");
+    }
+
+    #[test]
+    fn a_500_is_transient_only_when_it_mentions_a_timeout() {
+        let timeout = Failure::read(500, b"<html>Gateway timeout</html>", None, None);
+        let plain = Failure::read(500, br#"{"message":"NullReference"}"#, None, None);
+        let bad_gateway = Failure::read(502, b"", None, None);
+
+        assert!(timeout.is_transient());
+        assert!(!plain.is_transient());
+        assert!(bad_gateway.is_transient());
+        assert!(!Failure::read(429, b"", None, None).is_transient());
+    }
+
+    #[test]
+    fn an_html_body_never_reaches_the_error_text() {
+        let text = classify(429, "<html><body>Cloudflare says slow down</body></html>").to_string();
+
+        assert!(!text.contains("Cloudflare"), "{text}");
+        assert!(text.contains("429"), "{text}");
+    }
+
+    #[test]
+    fn server_text_is_scrubbed_of_keys() {
+        let error = classify(
+            400,
+            r#"{"message":"bad key pubKEY123 / privSECRET456",
+                "errors":[{"field":"x","message":"privSECRET456"}]}"#,
+        );
+
+        let text = error.to_string();
+        assert!(!text.contains("pubKEY123"), "{text}");
+        assert!(!text.contains("privSECRET456"), "{text}");
+        assert!(text.contains("[redacted]"), "{text}");
+    }
+
+    #[test]
+    fn retryable_errors_are_rate_limits_and_transient_failures() {
+        assert!(classify(429, "").is_retryable());
+        assert!(classify(504, "").is_retryable());
+        assert!(!classify(400, "").is_retryable());
+        assert!(!classify(401, "").is_retryable());
+        let unknown = Error::OutcomeUnknown {
+            method: Method::POST,
+            path: "/x".to_owned(),
+            reason: "connection closed".to_owned(),
+            request_id: None,
+        };
+        assert!(!unknown.is_retryable());
+        assert_eq!(classify(404, "").request_id(), Some("req-1"));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let now = DateTime::parse_from_rfc3339("2015-10-21T07:27:50Z")
+            .unwrap()
+            .with_timezone(&Utc);
+
+        assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("1.5", now),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-4", now), None);
+    }
+}

@@ -1,0 +1,269 @@
+//! The collections the sandbox serves and the in-memory table of their records.
+//!
+//! Records are JSON objects keyed by id in a `BTreeMap`, so listing them in id order costs
+//! nothing. Additions also remember the agreement they belong to (`parent`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Map, Value, json};
+
+use super::schema;
+
+/// A kind of record the sandbox stores, one per ConnectWise endpoint family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Collection {
+    Companies,
+    Contacts,
+    Agreements,
+    AgreementTypes,
+    Additions,
+    Catalog,
+    ProductTypes,
+    Subcategories,
+    UnitsOfMeasure,
+    BillingCycles,
+    Locations,
+    Departments,
+}
+
+impl Collection {
+    /// Every collection, in the order a seed is loaded: lookups first, then the records that
+    /// point at them.
+    pub(crate) const LOAD_ORDER: [Collection; 12] = [
+        Collection::BillingCycles,
+        Collection::Locations,
+        Collection::Departments,
+        Collection::ProductTypes,
+        Collection::Subcategories,
+        Collection::UnitsOfMeasure,
+        Collection::AgreementTypes,
+        Collection::Companies,
+        Collection::Contacts,
+        Collection::Catalog,
+        Collection::Agreements,
+        Collection::Additions,
+    ];
+
+    /// The resource name ConnectWise puts in error bodies (`"agreement object is invalid"`).
+    pub fn resource_name(self) -> &'static str {
+        match self {
+            Collection::Companies => "company",
+            Collection::Contacts => "contact",
+            Collection::Agreements => "agreement",
+            Collection::AgreementTypes => "agreementType",
+            Collection::Additions => "addition",
+            Collection::Catalog => "catalogItem",
+            Collection::ProductTypes => "productType",
+            Collection::Subcategories => "subcategory",
+            Collection::UnitsOfMeasure => "unitOfMeasure",
+            Collection::BillingCycles => "billingCycle",
+            Collection::Locations => "location",
+            Collection::Departments => "department",
+        }
+    }
+
+    /// Whether `path` (e.g. `company/id`, `_info/lastUpdated`) names a field of this
+    /// collection's records; case-insensitive.
+    pub fn knows_path(self, path: &str) -> bool {
+        schema::knows_path(self, path.trim_start_matches('/'))
+    }
+
+    /// Whether POST, PATCH, PUT and DELETE are allowed on this collection at all. The lookup
+    /// lists (product types, subcategories, units of measure, billing cycles, locations and
+    /// departments) come from the seed only.
+    pub fn is_writable(self) -> bool {
+        matches!(
+            self,
+            Collection::Companies
+                | Collection::Contacts
+                | Collection::Agreements
+                | Collection::AgreementTypes
+                | Collection::Additions
+                | Collection::Catalog
+        )
+    }
+
+    /// The key of this collection in seed files and in the state file.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Collection::Companies => "companies",
+            Collection::Contacts => "contacts",
+            Collection::Agreements => "agreements",
+            Collection::AgreementTypes => "agreementTypes",
+            Collection::Additions => "additions",
+            Collection::Catalog => "catalog",
+            Collection::ProductTypes => "productTypes",
+            Collection::Subcategories => "subcategories",
+            Collection::UnitsOfMeasure => "unitsOfMeasure",
+            Collection::BillingCycles => "billingCycles",
+            Collection::Locations => "locations",
+            Collection::Departments => "departments",
+        }
+    }
+
+    /// The collection whose [`Collection::key`] is `key`.
+    pub(crate) fn from_key(key: &str) -> Option<Collection> {
+        Collection::LOAD_ORDER
+            .into_iter()
+            .find(|collection| collection.key() == key)
+    }
+
+    /// The relative URL of a record (reference §5.5 `_href` links; the http layer does not
+    /// prefix them with the site URL).
+    pub(crate) fn href(self, id: i64, parent: Option<i64>) -> String {
+        match self {
+            Collection::Companies => format!("/company/companies/{id}"),
+            Collection::Contacts => format!("/company/contacts/{id}"),
+            Collection::Agreements => format!("/finance/agreements/{id}"),
+            Collection::AgreementTypes => format!("/finance/agreements/types/{id}"),
+            Collection::Additions => {
+                format!("/finance/agreements/{}/additions/{id}", parent.unwrap_or(0))
+            }
+            Collection::Catalog => format!("/procurement/catalog/{id}"),
+            Collection::ProductTypes => format!("/procurement/types/{id}"),
+            Collection::Subcategories => format!("/procurement/subcategories/{id}"),
+            Collection::UnitsOfMeasure => format!("/procurement/unitOfMeasures/{id}"),
+            Collection::BillingCycles => format!("/finance/billingCycles/{id}"),
+            Collection::Locations => format!("/system/locations/{id}"),
+            Collection::Departments => format!("/system/departments/{id}"),
+        }
+    }
+
+    /// The `_info` key that carries the link in a reference to a record of this collection.
+    fn href_key(self) -> &'static str {
+        match self {
+            Collection::Companies => "company_href",
+            Collection::Contacts => "contact_href",
+            Collection::Agreements => "agreement_href",
+            Collection::AgreementTypes | Collection::ProductTypes => "type_href",
+            Collection::Additions => "addition_href",
+            Collection::Catalog => "product_href",
+            Collection::Subcategories => "subcategory_href",
+            Collection::UnitsOfMeasure => "unitOfMeasure_href",
+            Collection::BillingCycles => "billingCycle_href",
+            Collection::Locations => "location_href",
+            Collection::Departments => "department_href",
+        }
+    }
+}
+
+/// One stored record: its JSON body (with `id` and `_info`) and, for additions, the agreement
+/// it belongs to.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Record {
+    pub parent: Option<i64>,
+    pub body: Value,
+}
+
+/// Every record the sandbox holds, plus the next id of each collection.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Records {
+    tables: HashMap<Collection, BTreeMap<i64, Record>>,
+    next_ids: HashMap<Collection, i64>,
+}
+
+impl Records {
+    /// The records of `collection`, in id order.
+    pub fn iter(&self, collection: Collection) -> impl Iterator<Item = (i64, &Record)> {
+        self.tables
+            .get(&collection)
+            .into_iter()
+            .flat_map(|table| table.iter().map(|(id, record)| (*id, record)))
+    }
+
+    pub fn get(&self, collection: Collection, id: i64) -> Option<&Record> {
+        self.tables.get(&collection)?.get(&id)
+    }
+
+    /// The body of a record, if it exists.
+    pub fn body(&self, collection: Collection, id: i64) -> Option<&Map<String, Value>> {
+        self.get(collection, id)?.body.as_object()
+    }
+
+    /// Stores `record` and moves the id counter past `id`.
+    pub fn insert(&mut self, collection: Collection, id: i64, record: Record) {
+        self.tables
+            .entry(collection)
+            .or_default()
+            .insert(id, record);
+        let next = self.next_ids.entry(collection).or_insert(1);
+        *next = (*next).max(id + 1);
+    }
+
+    pub fn remove(&mut self, collection: Collection, id: i64) -> Option<Record> {
+        self.tables.get_mut(&collection)?.remove(&id)
+    }
+
+    /// The id the next created record of `collection` gets.
+    pub fn next_id(&self, collection: Collection) -> i64 {
+        self.next_ids.get(&collection).copied().unwrap_or(1)
+    }
+
+    /// Restores a counter read from the state file; it never moves below the stored ids.
+    pub fn set_next_id(&mut self, collection: Collection, next: i64) {
+        let entry = self.next_ids.entry(collection).or_insert(1);
+        *entry = (*entry).max(next);
+    }
+
+    /// Every collection's next id, for the state file.
+    pub fn next_ids(&self) -> impl Iterator<Item = (Collection, i64)> + '_ {
+        self.next_ids
+            .iter()
+            .map(|(collection, next)| (*collection, *next))
+    }
+
+    /// The id of the record of `collection` whose `key` field equals `value`, ignoring case.
+    pub fn find_by(&self, collection: Collection, key: &str, value: &str) -> Option<i64> {
+        self.iter(collection)
+            .find(|(_, record)| {
+                record
+                    .body
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .is_some_and(|text| text.eq_ignore_ascii_case(value))
+            })
+            .map(|(id, _)| id)
+    }
+
+    /// The reference object ConnectWise returns for the record `id` of `target`:
+    /// `{id, identifier/name…, _info: {<kind>_href}}`; `None` if the record does not exist.
+    pub fn reference(&self, target: Collection, id: i64) -> Option<Value> {
+        let body = self.body(target, id)?;
+        let mut reference = Map::new();
+        reference.insert("id".to_owned(), Value::from(id));
+
+        for key in schema::reference_keys(target) {
+            let value = match (target, *key) {
+                (Collection::Contacts, "name") => Some(Value::from(contact_name(body))),
+                // The agreement reference carries the agreement type's name as a plain string.
+                (Collection::Agreements, "type") => body
+                    .get("type")
+                    .and_then(|reference| reference.get("name"))
+                    .cloned(),
+                _ => body.get(*key).cloned(),
+            };
+            if let Some(value) = value {
+                reference.insert((*key).to_owned(), value);
+            }
+        }
+
+        reference.insert(
+            "_info".to_owned(),
+            json!({ target.href_key(): target.href(id, None) }),
+        );
+        Some(Value::Object(reference))
+    }
+}
+
+/// A contact's display name as ConnectWise shows it in references: first and last name.
+pub(crate) fn contact_name(body: &Map<String, Value>) -> String {
+    let part = |key: &str| body.get(key).and_then(Value::as_str).unwrap_or("").trim();
+    format!("{} {}", part("firstName"), part("lastName"))
+        .trim()
+        .to_owned()
+}
+
+/// The id inside a stored reference object (`{"id": 3, …}`).
+pub(crate) fn reference_id(value: Option<&Value>) -> Option<i64> {
+    value?.get("id")?.as_i64()
+}
