@@ -1,4 +1,19 @@
 //! The HTTP client: discovery, authentication, retries, pacing, paging and logging.
+//!
+//! How a call behaves:
+//!
+//! - Every API call carries Basic `companyId+publicKey:privateKey`, the `clientId` header and
+//!   the pinned `Accept` version. Discovery (`/login/companyinfo`) carries no credentials.
+//! - Each attempt waits for the site's shared limiter (concurrency and rate).
+//! - 429 is retried for every verb after `Retry-After` (or a backoff when absent). 502, 503,
+//!   504, 500s that mention a timeout and lost connections are retried only for GET, PUT,
+//!   PATCH and DELETE. A POST that may have reached the server is never sent again: a lost
+//!   response becomes [`Error::OutcomeUnknown`].
+//! - A 404 makes the client ask `companyinfo` for the codebase once; if it changed, the call
+//!   is repeated under the new base.
+//! - Redirects are not followed; they are reported with the address to use instead.
+//! - Each attempt is logged at debug with method, path template, status, `duration_ms` and
+//!   request id; each retry once at warn with its reason.
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
@@ -412,6 +427,7 @@ impl Client {
             .await
         {
             Ok(success) => success,
+            Err(error @ Error::Certificate { .. }) => return Err(error),
             Err(Error::NotFound { request_id, .. }) => {
                 return Err(self.discovery_error(
                     "the site does not know this company id (404); check the company id, which \
@@ -477,7 +493,6 @@ impl Client {
         forward_only: bool,
         authenticated: bool,
     ) -> Result<Success, Error> {
-        let policy = &self.inner.retry;
         let template = path_template(path);
         let mut attempt: u32 = 0;
         let mut an_earlier_response_was_lost = false;
@@ -493,12 +508,48 @@ impl Client {
             drop(permit);
             let duration_ms = started.elapsed().as_millis() as u64;
 
-            let (status, headers, response_body) = match outcome {
+            let next = match outcome {
                 Attempt::Answered {
                     status,
                     headers,
                     body,
-                } => (status, headers, body),
+                } => {
+                    let request_id = headers
+                        .get(REQUEST_ID_HEADER)
+                        .and_then(|value| value.to_str().ok())
+                        .map(str::to_owned);
+                    tracing::debug!(
+                        http.method = %method,
+                        http.path = %template,
+                        http.status = status.as_u16(),
+                        duration_ms,
+                        attempt,
+                        cw.request_id = request_id.as_deref().unwrap_or(""),
+                        "ConnectWise request finished"
+                    );
+
+                    // A DELETE whose earlier response was lost and that now finds nothing was
+                    // applied by that earlier attempt.
+                    let already_deleted = *method == Method::DELETE
+                        && status == StatusCode::NOT_FOUND
+                        && an_earlier_response_was_lost;
+                    if status.is_success() || already_deleted {
+                        if already_deleted {
+                            tracing::info!(
+                                http.path = %template,
+                                "a retried DELETE found the record already gone; treating it \
+                                 as deleted"
+                            );
+                        }
+                        return Ok(Success {
+                            headers,
+                            body,
+                            url: url.clone(),
+                            request_id,
+                        });
+                    }
+                    self.after_failure(method, path, attempt, status, &headers, &body, request_id)
+                }
                 Attempt::Lost {
                     sent,
                     certificate,
@@ -513,128 +564,126 @@ impl Client {
                         error = %reason,
                         "ConnectWise request failed in transport"
                     );
-
-                    // An untrusted certificate will not become trusted by waiting.
-                    if certificate {
-                        return Err(Error::Certificate {
-                            site: url.origin().ascii_serialization(),
-                            reason,
-                        });
-                    }
-
-                    // A POST that may have reached the server must not be sent twice.
-                    if sent && *method == Method::POST {
-                        return Err(Error::OutcomeUnknown {
-                            method: method.clone(),
-                            path: path.to_owned(),
-                            reason,
-                            request_id: None,
-                        });
-                    }
                     an_earlier_response_was_lost |= sent;
-                    if attempt <= policy.max_retries {
-                        let delay = backoff(policy, attempt);
-                        log_retry(method, &template, attempt, &reason, delay);
-                        tokio::time::sleep(delay).await;
-                        continue;
-                    }
-                    if sent && *method != Method::GET {
-                        return Err(Error::OutcomeUnknown {
-                            method: method.clone(),
-                            path: path.to_owned(),
-                            reason: format!("{reason}, after {attempt} attempt(s)"),
-                            request_id: None,
-                        });
-                    }
-                    return Err(Error::Transient {
-                        method: method.clone(),
-                        path: path.to_owned(),
-                        status: None,
-                        reason,
-                        attempts: attempt,
-                        request_id: None,
-                    });
+                    self.after_loss(method, url, path, attempt, sent, certificate, reason)
                 }
             };
 
-            let request_id = headers
-                .get(REQUEST_ID_HEADER)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned);
-            tracing::debug!(
-                http.method = %method,
-                http.path = %template,
-                http.status = status.as_u16(),
-                duration_ms,
-                attempt,
-                cw.request_id = request_id.as_deref().unwrap_or(""),
-                "ConnectWise request finished"
-            );
-            if status.is_success() {
-                return Ok(Success {
-                    headers,
-                    body: response_body,
-                    url: url.clone(),
-                    request_id,
-                });
-            }
-
-            // A DELETE whose earlier response was lost and now finds nothing was applied by
-            // that earlier attempt.
-            if *method == Method::DELETE
-                && status == StatusCode::NOT_FOUND
-                && an_earlier_response_was_lost
-            {
-                tracing::info!(
-                    http.path = %template,
-                    "a retried DELETE found the record already gone; treating it as deleted"
-                );
-                return Ok(Success {
-                    headers,
-                    body: Vec::new(),
-                    url: url.clone(),
-                    request_id,
-                });
-            }
-
-            let retry_after = headers
-                .get(header::RETRY_AFTER)
-                .and_then(|value| value.to_str().ok())
-                .and_then(|value| parse_retry_after(value, chrono::Utc::now()));
-            let failure = Failure::read(status.as_u16(), &response_body, request_id, retry_after);
-
-            let retry = if status == StatusCode::TOO_MANY_REQUESTS {
-                // The server refused the request, so even a POST is safe to send again.
-                match failure.retry_after {
-                    Some(wait) if wait > policy.max_retry_after => None,
-                    Some(wait) => Some(("rate limited (429) with Retry-After".to_owned(), wait)),
-                    None => Some((
-                        "rate limited (429) without Retry-After".to_owned(),
-                        backoff(policy, attempt),
-                    )),
-                }
-            } else if failure.is_transient() {
-                if *method == Method::POST {
-                    return Err(self.post_failure(method, path, failure, attempt));
-                }
-                Some((
-                    failure.reason(&self.inner.secrets),
-                    backoff(policy, attempt),
-                ))
-            } else {
-                None
-            };
-
-            match retry {
-                Some((reason, delay)) if attempt <= policy.max_retries => {
+            match next {
+                Next::Retry { reason, delay } => {
                     log_retry(method, &template, attempt, &reason, delay);
                     tokio::time::sleep(delay).await;
                 }
-                _ => {
-                    return Err(failure.into_error(method, path, attempt, &self.inner.secrets));
-                }
+                Next::Fail(error) => return Err(error),
             }
         }
+    }
+
+    /// Decides what follows an error status: a retry, or the error for the caller.
+    #[expect(clippy::too_many_arguments, reason = "a private step of `send`")]
+    fn after_failure(
+        &self,
+        method: &Method,
+        path: &str,
+        attempt: u32,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        request_id: Option<String>,
+    ) -> Next {
+        let policy = &self.inner.retry;
+        let secrets = &self.inner.secrets;
+        let header_text = |name: header::HeaderName| {
+            headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        let retry_after = header_text(header::RETRY_AFTER)
+            .and_then(|value| parse_retry_after(&value, chrono::Utc::now()));
+        let mut failure = Failure::read(status.as_u16(), body, request_id, retry_after);
+        failure.location = header_text(header::LOCATION);
+
+        let retry = if status == StatusCode::TOO_MANY_REQUESTS {
+            // The server refused the request, so even a POST is safe to send again.
+            match failure.retry_after {
+                Some(wait) if wait > policy.max_retry_after => None,
+                Some(wait) => Some(("rate limited (429) with Retry-After".to_owned(), wait)),
+                None => Some((
+                    "rate limited (429) without Retry-After".to_owned(),
+                    backoff(policy, attempt),
+                )),
+            }
+        } else if failure.is_transient() {
+            if *method == Method::POST {
+                return Next::Fail(self.post_failure(method, path, failure, attempt));
+            }
+            Some((failure.reason(secrets), backoff(policy, attempt)))
+        } else {
+            None
+        };
+
+        match retry {
+            Some((reason, delay)) if attempt <= policy.max_retries => Next::Retry { reason, delay },
+            _ => Next::Fail(failure.into_error(method, path, attempt, secrets)),
+        }
+    }
+
+    /// Decides what follows a request lost in transport: a retry, or the error for the caller.
+    #[expect(clippy::too_many_arguments, reason = "a private step of `send`")]
+    fn after_loss(
+        &self,
+        method: &Method,
+        url: &Url,
+        path: &str,
+        attempt: u32,
+        sent: bool,
+        certificate: bool,
+        reason: String,
+    ) -> Next {
+        // An untrusted certificate will not become trusted by waiting.
+        if certificate {
+            return Next::Fail(Error::Certificate {
+                site: url.origin().ascii_serialization(),
+                reason,
+            });
+        }
+
+        // A POST that may have reached the server must not be sent twice.
+        if sent && *method == Method::POST {
+            return Next::Fail(Error::OutcomeUnknown {
+                method: method.clone(),
+                path: path.to_owned(),
+                reason,
+                request_id: None,
+            });
+        }
+        let policy = &self.inner.retry;
+        if attempt <= policy.max_retries {
+            return Next::Retry {
+                reason,
+                delay: backoff(policy, attempt),
+            };
+        }
+
+        // Out of retries: a write that may have been applied has an unknown outcome, anything
+        // else is a transient failure the caller may try again later.
+        if sent && *method != Method::GET {
+            return Next::Fail(Error::OutcomeUnknown {
+                method: method.clone(),
+                path: path.to_owned(),
+                reason: format!("{reason}, after {attempt} attempt(s)"),
+                request_id: None,
+            });
+        }
+        Next::Fail(Error::Transient {
+            method: method.clone(),
+            path: path.to_owned(),
+            status: None,
+            reason,
+            attempts: attempt,
+            request_id: None,
+        })
     }
 
     /// A POST answered with a transient status is not repeated. A 503 means the server did
@@ -712,6 +761,14 @@ impl Client {
             },
         }
     }
+}
+
+/// What `send` does after an attempt that did not succeed.
+enum Next {
+    /// Wait `delay`, then try again; `reason` is logged.
+    Retry { reason: String, delay: Duration },
+    /// Give up with this error.
+    Fail(Error),
 }
 
 /// State carried between pages of a list.
@@ -1079,6 +1136,16 @@ mod tests {
             path_template("/apis/3.0/system/info"),
             "/apis/3.0/system/info"
         );
+    }
+
+    #[test]
+    fn certificate_failures_are_recognised() {
+        assert!(is_certificate_problem(
+            "could not connect: invalid peer certificate: UnknownIssuer"
+        ));
+        assert!(!is_certificate_problem(
+            "could not connect: Connection refused (os error 111)"
+        ));
     }
 
     #[test]

@@ -185,8 +185,9 @@ impl Field {
 
 /// A `like` pattern: literal text with `%` wildcards placed by the constructor.
 ///
-/// The text's own `%`, `*` and `[` are wrapped in square brackets (`[%]`, `[*]`, `[[]`) so
-/// they match themselves.
+/// The text's own `%`, `*`, `_` and `[` are wrapped in square brackets (`[%]`, `[*]`, `[_]`,
+/// `[[]`) so they match themselves: ConnectWise hands `like` to SQL Server, where `_` matches
+/// any one character.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LikePattern(String);
 
@@ -226,7 +227,7 @@ fn escape_like(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
-            '%' | '*' | '[' => {
+            '%' | '*' | '_' | '[' => {
                 escaped.push('[');
                 escaped.push(c);
                 escaped.push(']');
@@ -260,6 +261,8 @@ impl fmt::Display for Literal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Literal::Text(text) => {
+                // FIXME(#2): real ConnectWise does not document how a quote inside a string is
+                // escaped; the backslash rule is the sandbox's and must be checked on a tenant.
                 f.write_str("\"")?;
                 for c in text.chars() {
                     if c == '"' || c == '\\' {
@@ -516,6 +519,7 @@ mod tests {
             LikePattern::starts_with("50%*[x]").as_str(),
             "50[%][*][[]x]%"
         );
+        assert_eq!(LikePattern::exactly("vm_01").as_str(), "vm[_]01");
         assert_eq!(LikePattern::ends_with("a").as_str(), "%a");
         assert_eq!(LikePattern::contains("a%").as_str(), "%a[%]%");
         assert_eq!(LikePattern::exactly("*").as_str(), "[*]");

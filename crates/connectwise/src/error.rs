@@ -1,7 +1,8 @@
 //! The client's error type, and how HTTP statuses and bodies are sorted into it.
 //!
 //! Every message says what to do next, carries the `x-cw-request-id` when the server sent one,
-//! and never contains a key: text that comes from the server passes through [`Secrets::scrub`].
+//! and never contains a key: text that comes from the server is scrubbed of the credentials
+//! before it is stored in an error.
 
 use std::fmt;
 use std::time::Duration;
@@ -213,6 +214,19 @@ pub enum Error {
         request_id: Option<String>,
     },
 
+    /// The server's TLS certificate is not trusted.
+    #[error(
+        "the TLS certificate of {site} is not trusted ({reason}): if the server uses a private \
+         certificate authority, set its CA file in the connection settings; switch certificate \
+         checks off only for a lab server"
+    )]
+    Certificate {
+        /// The origin whose certificate was refused.
+        site: String,
+        /// What the TLS library objected to.
+        reason: String,
+    },
+
     /// The connection settings cannot work (empty keys, unreadable CA file, …).
     #[error("the ConnectWise connection settings are invalid: {message}")]
     Config {
@@ -312,7 +326,7 @@ impl Error {
             | Error::Unexpected { request_id, .. }
             | Error::Discovery { request_id, .. }
             | Error::Decode { request_id, .. } => request_id.as_deref(),
-            Error::Config { .. } | Error::InvalidRequest { .. } => None,
+            Error::Certificate { .. } | Error::Config { .. } | Error::InvalidRequest { .. } => None,
         }
     }
 }
@@ -360,6 +374,8 @@ pub(crate) struct Failure {
     pub(crate) raw_text: String,
     pub(crate) request_id: Option<String>,
     pub(crate) retry_after: Option<Duration>,
+    /// The `Location` of a redirect.
+    pub(crate) location: Option<String>,
 }
 
 impl Failure {
@@ -377,6 +393,7 @@ impl Failure {
             raw_text: String::from_utf8_lossy(body).into_owned(),
             request_id,
             retry_after,
+            location: None,
         }
     }
 
@@ -422,11 +439,17 @@ impl Failure {
     ) -> Error {
         let reason = self.reason(secrets);
         let transient = self.is_transient();
-        let message = self
-            .body
-            .as_ref()
-            .and_then(|body| body.message.as_deref())
-            .map(|message| secrets.scrub(message));
+        let message = match (&self.location, self.status) {
+            (Some(location), 300..=399) => Some(format!(
+                "the server redirects to {}; enter that address as the site",
+                secrets.scrub(location)
+            )),
+            _ => self
+                .body
+                .as_ref()
+                .and_then(|body| body.message.as_deref())
+                .map(|message| secrets.scrub(message)),
+        };
         let method = method.clone();
         let path = path.to_owned();
         let request_id = self.request_id;
@@ -638,6 +661,50 @@ mod tests {
         assert!(!text.contains("pubKEY123"), "{text}");
         assert!(!text.contains("privSECRET456"), "{text}");
         assert!(text.contains("[redacted]"), "{text}");
+    }
+
+    #[test]
+    fn no_variant_ever_shows_a_key_in_display_or_debug() {
+        let leaky = r#"{"code":"pubKEY123","message":"privSECRET456 pubKEY123",
+            "errors":[{"field":"privSECRET456","code":"pubKEY123","message":"privSECRET456",
+                       "resource":"pubKEY123","details":"privSECRET456"}]}"#;
+        let mut errors: Vec<Error> = [300, 400, 401, 403, 404, 405, 409, 429, 500, 502, 503]
+            .into_iter()
+            .map(|status| {
+                let mut failure = Failure::read(status, leaky.as_bytes(), None, None);
+                failure.location = Some("https://x.example.com/?k=privSECRET456".to_owned());
+                failure.into_error(&Method::POST, "/finance/agreements", 2, &secrets())
+            })
+            .collect();
+        let failure = Failure::read(504, leaky.as_bytes(), Some("r".to_owned()), None);
+        errors.push(Error::OutcomeUnknown {
+            method: Method::POST,
+            path: "/finance/agreements".to_owned(),
+            reason: failure.reason(&secrets()),
+            request_id: None,
+        });
+
+        for error in &errors {
+            for text in [error.to_string(), format!("{error:?}")] {
+                assert!(!text.contains("pubKEY123"), "{text}");
+                assert!(!text.contains("privSECRET456"), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_redirect_says_which_address_to_use() {
+        let mut failure = Failure::read(301, b"", None, None);
+        failure.location = Some("https://cw.example.com/".to_owned());
+
+        let text = failure
+            .into_error(&Method::GET, "/system/info", 1, &secrets())
+            .to_string();
+
+        assert!(
+            text.contains("redirects to https://cw.example.com/"),
+            "{text}"
+        );
     }
 
     #[test]

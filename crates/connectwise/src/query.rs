@@ -34,6 +34,11 @@ pub struct ListQuery {
     pub fields: Option<Vec<String>>,
     /// Records per page, at most 1000 (the default).
     pub page_size: Option<u32>,
+    /// The `childConditions` filter, on array members such as a contact's
+    /// `communicationItems`.
+    pub child_conditions: Option<Conditions>,
+    /// The `customFieldConditions` filter, such as `caption = "External Id" and value = "x"`.
+    pub custom_field_conditions: Option<Conditions>,
 }
 
 impl ListQuery {
@@ -57,6 +62,12 @@ impl ListQuery {
         let mut parameters = Vec::new();
         if let Some(conditions) = &self.conditions {
             parameters.push(("conditions", conditions.to_string()));
+        }
+        if let Some(conditions) = &self.child_conditions {
+            parameters.push(("childConditions", conditions.to_string()));
+        }
+        if let Some(conditions) = &self.custom_field_conditions {
+            parameters.push(("customFieldConditions", conditions.to_string()));
         }
         if let (true, Some(order_by)) = (include_order, &self.order_by) {
             parameters.push(("orderBy", order_by.clone()));
@@ -178,21 +189,30 @@ mod tests {
     #[test]
     fn parameters_keep_order_add_id_to_fields_and_clamp_page_size() {
         let query = ListQuery {
-            conditions: None,
             order_by: Some("name asc".to_owned()),
             fields: Some(vec!["name".to_owned()]),
             page_size: Some(5000),
+            custom_field_conditions: Some(
+                Field::new("caption")
+                    .eq("External Id")
+                    .and(Field::new("value").eq("vc-01")),
+            ),
+            ..ListQuery::default()
         };
 
         assert_eq!(
             query.parameters(true),
             vec![
+                (
+                    "customFieldConditions",
+                    r#"caption = "External Id" and value = "vc-01""#.to_owned()
+                ),
                 ("orderBy", "name asc".to_owned()),
                 ("fields", "id,name".to_owned()),
                 ("pageSize", "1000".to_owned()),
             ]
         );
-        assert_eq!(query.parameters(false).len(), 2);
+        assert_eq!(query.parameters(false).len(), 3);
         assert_eq!(
             ListQuery {
                 page_size: Some(0),

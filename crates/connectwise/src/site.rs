@@ -217,6 +217,20 @@ impl fmt::Display for SiteUrl {
     }
 }
 
+// Configuration files hold the site as the text a user would type.
+impl serde::Serialize for SiteUrl {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SiteUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<SiteUrl, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        SiteUrl::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl std::str::FromStr for SiteUrl {
     type Err = SiteUrlError;
 
@@ -321,6 +335,17 @@ mod tests {
             assert!(site.is_cloud(), "{typed}");
             assert_eq!(site.api_site().host(), api);
         }
+    }
+
+    #[test]
+    fn a_site_round_trips_through_configuration_text() {
+        let site: SiteUrl = serde_json::from_str("\"http://127.0.0.1:8088\"").unwrap();
+
+        assert_eq!(
+            serde_json::to_string(&site).unwrap(),
+            "\"http://127.0.0.1:8088\""
+        );
+        assert!(serde_json::from_str::<SiteUrl>("\"ftp://x.example.com\"").is_err());
     }
 
     #[test]

@@ -360,17 +360,29 @@ async fn a_middle_page_links_first_prev_next_and_last() {
 }
 
 #[tokio::test]
-async fn a_page_size_above_1000_is_clamped_and_gives_one_page() {
-    let sandbox = spawn().await;
-    let total = sandbox.get_json("/company/contacts/count").await["count"]
-        .as_i64()
+async fn a_page_size_above_1000_is_clamped_to_1000() {
+    let companies: Vec<Value> = (1..=1003)
+        .map(|id| json!({"id": id, "identifier": format!("C{id}"), "name": format!("Company {id}")}))
+        .collect();
+    let (sandbox, _dir) = spawn_with_seed(&json!({ "companies": companies })).await;
+
+    let first = sandbox.get("/company/companies?pageSize=5000").await;
+    let next = link(&first, "next").expect("a second page follows");
+    let last = link(&first, "last").expect("a last page is linked");
+    let rows: Value = first.json().await.unwrap();
+    let second: Value = sandbox
+        .authed(Method::GET, &next)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
         .unwrap();
 
-    let response = sandbox.get("/company/contacts?pageSize=5000").await;
-
-    assert!(response.headers().get("link").is_none());
-    let rows: Value = response.json().await.unwrap();
-    assert_eq!(rows.as_array().unwrap().len() as i64, total);
+    assert_eq!(rows.as_array().unwrap().len(), 1000);
+    assert!(next.ends_with("pageSize=5000&page=2"), "{next}");
+    assert!(last.ends_with("pageSize=5000&page=2"), "{last}");
+    assert_eq!(ids(&second), vec![1001, 1002, 1003]);
 }
 
 #[tokio::test]
@@ -675,6 +687,44 @@ async fn a_denied_verb_is_403_naming_verb_and_path() {
     assert_eq!(allowed.status(), StatusCode::OK);
 }
 
+/// Writes `seed` to a temporary seed file and starts a sandbox on it.
+async fn spawn_with_seed(seed: &Value) -> (TestSandbox, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seed.json");
+    std::fs::write(&path, seed.to_string()).unwrap();
+    let sandbox = spawn_with(SandboxConfig {
+        seed: Seed::File(path),
+        ..test_config()
+    })
+    .await;
+    (sandbox, dir)
+}
+
+#[tokio::test]
+async fn a_security_rule_in_the_seed_denies_its_verb_with_403() {
+    let seed = json!({
+        "companies": [{"id": 1, "identifier": "ACME", "name": "Acme"}],
+        "security": {"deny": [{"method": "POST", "path": "/company/companies"}]}
+    });
+    let (sandbox, _dir) = spawn_with_seed(&seed).await;
+
+    let denied = sandbox
+        .send_json(
+            Method::POST,
+            "/company/companies",
+            &json!({"identifier": "NEW", "name": "New"}),
+        )
+        .await;
+    let listed = sandbox.get("/company/companies").await;
+
+    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+    let body = error_body(denied).await;
+    assert_eq!(body["code"], "Forbidden");
+    assert!(body["message"].as_str().unwrap().contains("POST"));
+    assert_eq!(listed.status(), StatusCode::OK);
+    assert_eq!(sandbox.get_json("/company/companies/count").await["count"], 1);
+}
+
 #[tokio::test]
 async fn an_unknown_record_is_404() {
     let sandbox = spawn().await;
@@ -766,6 +816,68 @@ async fn latency_delays_every_api_answer() {
 
     assert_eq!(response.status(), StatusCode::OK);
     assert!(started.elapsed() >= Duration::from_millis(200));
+}
+
+#[tokio::test]
+async fn jittered_latency_set_at_run_time_spreads_the_answer_times() {
+    let sandbox = spawn().await;
+    let put = sandbox
+        .control(Method::PUT, "/faults")
+        .json(&json!({"latencyMs": 50, "jitterMs": 200}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::OK);
+
+    let mut elapsed = Vec::new();
+    for _ in 0..8 {
+        let started = Instant::now();
+        let response = sandbox.get("/system/info").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        elapsed.push(started.elapsed());
+    }
+
+    // Every answer waits at least the fixed latency. With a uniform jitter of up to 200 ms, eight
+    // answers all within 20 ms of each other would happen about once in 10^7 runs, and a slow
+    // machine only widens the spread.
+    assert!(elapsed.iter().all(|time| *time >= Duration::from_millis(50)));
+    let spread = *elapsed.iter().max().unwrap() - *elapsed.iter().min().unwrap();
+    assert!(spread >= Duration::from_millis(20), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn a_drop_share_of_one_saves_every_write_and_drops_its_answer() {
+    let sandbox = spawn().await;
+    let put = sandbox
+        .control(Method::PUT, "/faults")
+        .json(&json!({"dropShare": 1.0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::OK);
+
+    let posted = sandbox
+        .api(Method::POST, "/finance/agreements")
+        .json(&new_agreement("Randomly dropped"))
+        .send()
+        .await;
+    let patched = sandbox
+        .api(Method::PATCH, "/finance/agreements/1")
+        .json(&json!([{"op": "replace", "path": "customerPO", "value": "PO-DROP"}]))
+        .send()
+        .await;
+    let read = sandbox
+        .get_json("/finance/agreements?conditions=name%3D%22Randomly%20dropped%22")
+        .await;
+    let patched_record = sandbox.get_json("/finance/agreements/1").await;
+
+    assert!(posted.is_err(), "the POST never gets an answer");
+    assert!(patched.is_err(), "the PATCH never gets an answer");
+    assert_eq!(read.as_array().unwrap().len(), 1);
+    assert_eq!(patched_record["customerPO"], "PO-DROP");
+    let stats = sandbox.stats().await;
+    assert_eq!(stats["byOutcome"]["dropped"], 2);
+    assert_eq!(stats["byOutcome"]["200"], 2);
 }
 
 #[tokio::test]
@@ -968,7 +1080,12 @@ async fn the_invoice_preview_answers_for_an_agreement_and_refuses_bad_input() {
     let unknown = preview("?agreementId=987654").await.unwrap();
 
     assert_eq!(known.status(), StatusCode::OK);
-    assert!(known.json::<Value>().await.unwrap().is_object());
+    let known: Value = known.json().await.unwrap();
+    assert_eq!(known["approximation"], true);
+    assert!(known["note"].as_str().unwrap().contains("Approximation"));
+    assert_eq!(known["agreementId"], 1);
+    assert_eq!(known["periodStart"], "2025-03-01");
+    assert!(known["totals"]["total"].is_number());
     assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
     assert_eq!(bad_date.status(), StatusCode::BAD_REQUEST);
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
@@ -1054,9 +1171,10 @@ async fn shutdown_lets_an_in_flight_request_finish_then_refuses_connections() {
     })
     .await;
     let url = format!("{}/system/info", sandbox.running.api_base());
-    // The latency keeps the request in flight while the shutdown starts.
+    // The latency keeps the request in flight; the statistics say when the server holds it, so
+    // the shutdown cannot start before the request has arrived, however slow the machine is.
     let in_flight = tokio::spawn(sandbox.api(Method::GET, "/system/info").send());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_until_in_flight(&sandbox, 1).await;
 
     sandbox.running.shutdown().await;
     let finished = in_flight.await.unwrap().unwrap();
@@ -1064,4 +1182,16 @@ async fn shutdown_lets_an_in_flight_request_finish_then_refuses_connections() {
 
     assert_eq!(finished.status(), StatusCode::OK);
     assert!(after.is_err());
+}
+
+/// Polls the statistics until `count` API requests are being served (for at most ten seconds).
+async fn wait_until_in_flight(sandbox: &TestSandbox, count: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sandbox.stats().await["inFlight"] != count {
+        assert!(
+            Instant::now() < deadline,
+            "the request never reached the server"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

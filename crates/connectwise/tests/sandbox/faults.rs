@@ -198,3 +198,65 @@ async fn a_codebase_change_is_followed_after_one_404() {
     assert_ne!(site.client.base_url(), old_base);
     assert!(site.client.base_url().ends_with("/v2026_1/apis/3.0"));
 }
+
+#[tokio::test]
+async fn a_500_that_mentions_a_timeout_is_retried_on_get() {
+    let site = spawn().await;
+    site.take_stats().await;
+    site.add_fault(json!({
+        "method": "GET", "pathTemplate": "/finance/agreements/{id}", "kind": "server_error",
+        "status": 500
+    }))
+    .await;
+
+    let agreement = site.client.agreement(1).await.unwrap();
+
+    assert_eq!(agreement.id, 1);
+    let stats = site.take_stats().await;
+    assert_eq!(route_count(&stats, "GET /finance/agreements/{id}"), 2);
+}
+
+#[tokio::test]
+async fn a_retry_after_longer_than_the_policy_allows_is_returned_at_once() {
+    let site = spawn().await;
+    site.take_stats().await;
+    site.add_fault(json!({
+        "method": "GET", "pathTemplate": "/system/info", "kind": "rate_limit",
+        "retryAfterSecs": 60
+    }))
+    .await;
+
+    let started = Instant::now();
+    let error = site.client.system_info().await.unwrap_err();
+
+    let Error::RateLimited { retry_after, .. } = &error else {
+        panic!("expected a rate limit, got {error}");
+    };
+    assert_eq!(*retry_after, Some(Duration::from_secs(60)));
+    assert!(error.is_retryable());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let stats = site.take_stats().await;
+    assert_eq!(route_count(&stats, "GET /system/info"), 1);
+}
+
+#[tokio::test]
+async fn an_addition_post_whose_response_is_lost_exists_once() {
+    let site = spawn().await;
+    let before = site.client.addition_count(1, None).await.unwrap();
+    site.add_fault(json!({
+        "method": "POST", "pathTemplate": "/finance/agreements/{id}/additions",
+        "kind": "commit_then_drop"
+    }))
+    .await;
+    let line = hyalto_connectwise::models::NewAddition::new(
+        hyalto_connectwise::models::CatalogItemReference::by_id(1),
+    );
+
+    let error = site.client.create_addition(1, &line).await.unwrap_err();
+
+    assert!(matches!(error, Error::OutcomeUnknown { .. }), "{error}");
+    assert_eq!(
+        site.client.addition_count(1, None).await.unwrap(),
+        before + 1
+    );
+}

@@ -238,3 +238,106 @@ proptest! {
         })?;
     }
 }
+
+#[tokio::test]
+async fn typed_literals_filter_like_the_records_say() {
+    let site = spawn().await;
+    let all = site.client.agreements(&ListQuery::default()).await.unwrap();
+    let since = chrono::NaiveDate::from_ymd_opt(2025, 2, 1).unwrap();
+
+    let recent = site
+        .client
+        .agreements(&ListQuery::filter(Field::new("startDate").ge(since)))
+        .await
+        .unwrap();
+    let masters = site
+        .client
+        .agreements(&ListQuery::filter(
+            Field::new("parentAgreement/id").is_null(),
+        ))
+        .await
+        .unwrap();
+    let chosen = site
+        .client
+        .agreements(&ListQuery::filter(Field::new("id").is_in([1, 2, 3])))
+        .await
+        .unwrap();
+    let not_chosen = site
+        .client
+        .agreement_count(Some(&Field::new("id").not_in([1, 2, 3])))
+        .await
+        .unwrap();
+
+    let ids = |list: &[Agreement]| list.iter().map(|a| a.id).collect::<Vec<_>>();
+    let expected_recent: Vec<i64> = all
+        .iter()
+        .filter(|a| a.start_date.is_some_and(|d| d.date() >= since))
+        .map(|a| a.id)
+        .collect();
+    let expected_masters: Vec<i64> = all
+        .iter()
+        .filter(|a| a.parent_agreement.is_none())
+        .map(|a| a.id)
+        .collect();
+    assert!(!expected_recent.is_empty() && expected_recent.len() < all.len());
+    assert_eq!(ids(&recent), expected_recent);
+    assert_eq!(ids(&masters), expected_masters);
+    assert!(
+        masters.len() < all.len(),
+        "the demo seed has child agreements"
+    );
+    assert_eq!(ids(&chosen), vec![1, 2, 3]);
+    assert_eq!(not_chosen, all.len() as u64 - 3);
+}
+
+#[tokio::test]
+async fn decimal_literals_compare_quantities_exactly() {
+    let site = spawn().await;
+    let threshold: rust_decimal::Decimal = "1.5".parse().unwrap();
+    let additions = site
+        .client
+        .additions(1, &ListQuery::default())
+        .await
+        .unwrap();
+
+    let above = site
+        .client
+        .additions(1, &ListQuery::filter(Field::new("quantity").gt(threshold)))
+        .await
+        .unwrap();
+
+    let expected: Vec<i64> = additions
+        .iter()
+        .filter(|a| a.quantity.is_some_and(|q| q > threshold))
+        .map(|a| a.id)
+        .collect();
+    assert!(!expected.is_empty() && expected.len() < additions.len());
+    assert_eq!(above.iter().map(|a| a.id).collect::<Vec<_>>(), expected);
+}
+
+#[tokio::test]
+async fn field_selection_and_ordering_are_sent() {
+    let site = spawn().await;
+    let query = ListQuery {
+        fields: Some(vec!["name".to_owned()]),
+        order_by: Some("name desc".to_owned()),
+        page_size: Some(4),
+        ..ListQuery::default()
+    };
+
+    let companies = site.client.companies(&query).await.unwrap();
+
+    assert_eq!(companies.len(), 10);
+    assert!(
+        companies
+            .iter()
+            .all(|c| c.identifier.is_none() && c.name.is_some())
+    );
+    let names: Vec<&str> = companies
+        .iter()
+        .map(|c| c.name.as_deref().unwrap())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable_by_key(|name| std::cmp::Reverse(name.to_lowercase()));
+    assert_eq!(names, sorted);
+}

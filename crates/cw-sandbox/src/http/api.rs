@@ -27,7 +27,7 @@ use super::faults::Fault;
 use super::paging::{self, ListParams};
 use super::routes::{self, COMPANY_INFO_TEMPLATE, Endpoint, Matched, UNMATCHED_TEMPLATE};
 use super::server::DropConnection;
-use super::stats::DROPPED;
+use super::stats::{DROPPED, InFlight};
 
 /// The largest request body the sandbox reads.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -40,6 +40,7 @@ after the time given in the Retry-After header.</p><hr><p>cw-sandbox edge</p></b
 /// Serves one API request and records it in the statistics and the debug log.
 pub async fn handle(State(app): State<Arc<AppState>>, request: Request) -> Response {
     let started = Instant::now();
+    let _in_flight = InFlight::enter(&app.in_flight);
     let request_id = new_request_id();
     let method = request.method().clone();
 

@@ -12,6 +12,7 @@
 //! | `GET /_sandbox/invoices/preview?agreementId=N[&periodStart=YYYY-MM-DD]` | next invoice |
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::Router;
@@ -112,7 +113,8 @@ async fn get_stats(State(app): State<Arc<AppState>>, RawQuery(query): RawQuery) 
         .any(|(name, value)| name == "reset" && value.eq_ignore_ascii_case("true"));
 
     let mut stats = app.stats();
-    let snapshot = stats.clone();
+    let mut snapshot = stats.clone();
+    snapshot.in_flight = app.in_flight.load(Ordering::SeqCst);
     if reset {
         *stats = Stats::default();
     }

@@ -32,6 +32,7 @@ pub mod tls;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use axum::Router;
@@ -82,6 +83,8 @@ pub(crate) struct AppState {
     deny: Vec<Denial>,
     faults: Mutex<Faults>,
     stats: Mutex<Stats>,
+    /// API requests being served right now, reported as `inFlight` in the statistics.
+    in_flight: AtomicU64,
 }
 
 impl AppState {
@@ -236,6 +239,7 @@ pub async fn start(config: SandboxConfig) -> Result<RunningSandbox, SandboxError
         deny,
         faults: Mutex::new(faults),
         stats: Mutex::new(Stats::default()),
+        in_flight: AtomicU64::new(0),
     });
     let router = Router::new()
         .nest("/_sandbox", control::router())

@@ -1,9 +1,10 @@
 //! `like` patterns in the SQL Server style that ConnectWise passes through.
 //!
-//! `%` and `*` match any run of characters (ConnectWise accepts both). Square brackets hold a set
-//! that matches exactly one character: `[%]`, `[*]` and `[[]` are the literal `%`, `*` and `[`,
-//! `[a-c]` is a range and `[^a]` matches anything but `a`. Every other character, `_` included,
-//! matches itself ignoring case.
+//! `%` and `*` match any run of characters (ConnectWise accepts both) and `_` matches exactly one
+//! character, as in SQL Server, to which ConnectWise most likely hands the pattern. Square
+//! brackets hold a set that matches exactly one character: `[%]`, `[*]`, `[_]` and `[[]` are the
+//! literal `%`, `*`, `_` and `[`, `[a-c]` is a range and `[^a]` matches anything but `a`. Every
+//! other character matches itself ignoring case.
 
 use super::collation::fold_char;
 
@@ -17,6 +18,8 @@ pub(crate) struct LikePattern {
 enum Piece {
     /// Any run of characters, the empty run included.
     AnyRun,
+    /// Exactly one character, whatever it is (`_`).
+    AnyOne,
     /// One character, already folded.
     Char(char),
     /// One character from a bracketed set; ranges are folded at both ends.
@@ -30,7 +33,7 @@ impl Piece {
     /// Tells whether this single-character piece accepts the folded character `c`.
     fn accepts(&self, c: char) -> bool {
         match self {
-            Piece::AnyRun => true,
+            Piece::AnyRun | Piece::AnyOne => true,
             Piece::Char(expected) => *expected == c,
             Piece::Set { negated, ranges } => {
                 ranges.iter().any(|&(low, high)| low <= c && c <= high) != *negated
@@ -55,6 +58,7 @@ impl LikePattern {
                         pieces.push(Piece::AnyRun);
                     }
                 }
+                '_' => pieces.push(Piece::AnyOne),
                 '[' => {
                     let (set, next) = parse_set(&chars, at)?;
                     pieces.push(set);
@@ -178,9 +182,22 @@ mod tests {
     }
 
     #[test]
-    fn underscore_is_an_ordinary_character() {
+    fn underscore_matches_exactly_one_character() {
         assert!(like("a_c", "a_c"));
-        assert!(!like("a_c", "abc"));
+        assert!(like("a_c", "abc"));
+        assert!(like("a_c", "AÜC"));
+        assert!(!like("a_c", "ac"));
+        assert!(!like("a_c", "abbc"));
+        assert!(like("%_x", "yx"));
+        assert!(!like("%_x", "x"));
+    }
+
+    #[test]
+    fn a_bracketed_underscore_is_a_literal_underscore() {
+        assert!(like("a[_]c", "a_c"));
+        assert!(!like("a[_]c", "abc"));
+        assert!(like("vm[_]%", "VM_web01"));
+        assert!(!like("vm[_]%", "VMXweb01"));
     }
 
     #[test]

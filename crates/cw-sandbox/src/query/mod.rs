@@ -2,9 +2,11 @@
 //!
 //! Everything here is pure: text goes in, a parsed value comes out, and the parsed value is then
 //! applied to JSON records. The http layer parses the query parameters once per request, checks
-//! the returned [`Conditions::paths`] (and friends) against the collection's known fields, and then
-//! filters, sorts and projects the store's records with [`Conditions::matches`],
-//! [`OrderBy::compare`] and [`FieldSelection::project`].
+//! the returned [`Conditions::paths`](crate::query::Conditions::paths) (and friends) against the
+//! collection's known fields, and then filters, sorts and projects the store's records with
+//! [`Conditions::matches`](crate::query::Conditions::matches),
+//! [`OrderBy::compare`](crate::query::OrderBy::compare) and
+//! [`FieldSelection::project`](crate::query::FieldSelection::project).
 //!
 //! ```
 //! use hyalto_cw_sandbox::query::{Conditions, FieldSelection, OrderBy};
@@ -63,11 +65,11 @@
 //!   letter case, also for non-ASCII letters (`MÜLLER` equals `Müller`). Each character is folded
 //!   to its simple lower-case form; accents are significant, as in SQL Server's `CI_AS`
 //!   collations.
-//! - **`like` patterns** follow SQL Server: `%` (and, as ConnectWise also accepts, `*`) matches
-//!   any run of characters, and square brackets hold a set of characters matching one character:
-//!   `[%]`, `[*]` and `[[]` are the literal `%`, `*` and `[`; `[a-c]` is a range and `[^a]` a
-//!   negated set. Unlike SQL Server, `_` is an ordinary character, not a one-character wildcard
-//!   (no ConnectWise source mentions it). `contains` is a plain substring test.
+//! - **`like` patterns** follow SQL Server, to which ConnectWise most likely hands them: `%`
+//!   (and, as ConnectWise also accepts, `*`) matches any run of characters, `_` matches exactly
+//!   one character, and square brackets hold a set of characters matching one character:
+//!   `[%]`, `[*]`, `[_]` and `[[]` are the literal `%`, `*`, `_` and `[`; `[a-c]` is a range and
+//!   `[^a]` a negated set. `contains` is a plain substring test.
 //! - **Nulls.** `field = null` holds when the field is missing or JSON `null`; `field != null` is
 //!   its opposite. Any other comparison with a missing or null field is SQL's *unknown*, which
 //!   never matches: `cancelledDate != [2025-01-01T00:00:00Z]`, `name not like "a%"` and
@@ -83,9 +85,9 @@
 //!   (`types/id`) matches when any element matches, and an empty array counts as null. This
 //!   holds for the negative forms too: `types/id != 4` matches when some element is not 4.
 //!
-//! Parse errors are [`QueryError`]s whose message names the parameter, the 1-based character
-//! position, what was expected and what was found; a malformed value also lists the literal forms,
-//! in the spirit of the real server's message. The first error in the text is the one reported.
+//! Parse errors are [`QueryError`](crate::query::QueryError)s whose message names the parameter,
+//! the 1-based character position, what was expected and what was found; a malformed value also
+//! lists the literal forms, in the spirit of the real server's message. The first error in the text is the one reported.
 //! Parentheses may nest 64 deep; deeper input is refused so that hostile input cannot exhaust the
 //! stack.
 //!

@@ -1,10 +1,11 @@
 //! Records, validation rules, seeds and the on-disk state file.
 //!
-//! The [`Store`] holds every record in memory as a JSON object, one `BTreeMap` per
-//! [`Collection`], behind one async lock. Each write is validated the way ConnectWise validates
-//! it (`validate`), written to the optional SQLite state file (`persist`) and only then
-//! applied in memory and acknowledged. Reads render records as the API returns them: references
-//! carry the current name of what they point at, and agreement statuses are computed for today.
+//! The [`Store`](crate::store::Store) holds every record in memory as a JSON object, one
+//! `BTreeMap` per [`Collection`](crate::store::Collection), behind one async lock. Each write is
+//! validated the way ConnectWise validates it (`validate`), written to the optional SQLite state
+//! file (`persist`) and only then applied in memory and acknowledged. Reads render records as the
+//! API returns them: references carry the current name of what they point at, and agreement
+//! statuses are computed for today.
 //!
 //! Submodules, in reading order: `collection` (the collections and the in-memory table),
 //! `schema` (field lists from the reference), `validate`, `seed`, `persist` and `invoice`

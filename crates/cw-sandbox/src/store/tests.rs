@@ -293,6 +293,39 @@ async fn a_reference_to_a_company_that_does_not_exist_is_refused() {
 }
 
 #[tokio::test]
+async fn a_reference_to_an_agreement_type_that_does_not_exist_is_refused() {
+    let store = small_store().await;
+    let mut body = agreement("No such type");
+    body["type"] = json!({"id": 999});
+
+    let errors = field_errors(store.create(Collection::Agreements, None, body).await);
+
+    assert_eq!(errors, vec![pair("InvalidField", "type")]);
+}
+
+#[tokio::test]
+async fn a_reference_to_a_contact_that_does_not_exist_is_refused() {
+    let store = small_store().await;
+    let mut body = agreement("No such contact");
+    body["contact"] = json!({"id": 999});
+
+    let errors = field_errors(store.create(Collection::Agreements, None, body).await);
+
+    assert_eq!(errors, vec![pair("InvalidField", "contact")]);
+}
+
+#[tokio::test]
+async fn an_addition_whose_product_does_not_exist_is_refused() {
+    let store = small_store().await;
+    let mut body = addition(json!(1));
+    body["product"] = json!({"identifier": "NO-SUCH-SKU"});
+
+    let errors = field_errors(store.create(Collection::Additions, Some(1), body).await);
+
+    assert_eq!(errors, vec![pair("InvalidField", "product")]);
+}
+
+#[tokio::test]
 async fn a_company_referenced_by_identifier_is_stored_as_a_full_reference() {
     let store = small_store().await;
     let mut body = agreement("By identifier");
@@ -394,6 +427,37 @@ async fn a_catalog_item_without_its_required_fields_is_refused_field_by_field() 
             pair("MissingRequiredField", "type"),
         ]
     );
+}
+
+#[tokio::test]
+async fn a_company_without_an_identifier_and_a_name_is_refused_field_by_field() {
+    let store = small_store().await;
+
+    let mut errors = field_errors(
+        store
+            .create(Collection::Companies, None, json!({"city": "Dublin"}))
+            .await,
+    );
+    errors.sort();
+
+    assert_eq!(
+        errors,
+        vec![
+            pair("MissingRequiredField", "identifier"),
+            pair("MissingRequiredField", "name"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_agreement_customer_po_longer_than_50_characters_is_an_invalid_field() {
+    let store = small_store().await;
+    let mut body = agreement("Long PO");
+    body["customerPO"] = json!("P".repeat(51));
+
+    let errors = field_errors(store.create(Collection::Agreements, None, body).await);
+
+    assert_eq!(errors, vec![pair("InvalidField", "customerPO")]);
 }
 
 #[tokio::test]
@@ -699,6 +763,79 @@ async fn a_master_cannot_move_to_another_billing_cycle_than_its_children() {
     assert_eq!(errors, vec![pair("InvalidField", "billingCycle")]);
 }
 
+#[tokio::test]
+async fn a_master_cannot_move_to_another_company_than_its_children() {
+    let store = small_store().await;
+    let mut child = agreement("Child");
+    child["parentAgreement"] = json!({"id": 1});
+    store
+        .create(Collection::Agreements, None, child)
+        .await
+        .unwrap();
+
+    let errors = field_errors(
+        store
+            .patch(
+                Collection::Agreements,
+                None,
+                1,
+                vec![
+                    replace("company", json!({"id": 2})),
+                    replace("contact", json!({"id": 2})),
+                ],
+            )
+            .await,
+    );
+
+    assert_eq!(errors, vec![pair("InvalidField", "company")]);
+}
+
+#[tokio::test]
+async fn an_agreement_cannot_be_its_own_parent() {
+    let store = small_store().await;
+
+    let errors = field_errors(
+        store
+            .patch(
+                Collection::Agreements,
+                None,
+                1,
+                vec![replace("parentAgreement", json!({"id": 1}))],
+            )
+            .await,
+    );
+
+    assert_eq!(errors, vec![pair("InvalidField", "parentAgreement")]);
+}
+
+#[tokio::test]
+async fn a_master_with_children_cannot_become_a_child() {
+    let store = small_store().await;
+    let mut child = agreement("Child");
+    child["parentAgreement"] = json!({"id": 1});
+    store
+        .create(Collection::Agreements, None, child)
+        .await
+        .unwrap();
+    let other = store
+        .create(Collection::Agreements, None, agreement("Other master"))
+        .await
+        .unwrap();
+
+    let errors = field_errors(
+        store
+            .patch(
+                Collection::Agreements,
+                None,
+                1,
+                vec![replace("parentAgreement", json!({"id": other["id"]}))],
+            )
+            .await,
+    );
+
+    assert_eq!(errors, vec![pair("InvalidField", "parentAgreement")]);
+}
+
 // Additions.
 
 #[tokio::test]
@@ -801,7 +938,11 @@ async fn patching_the_quantity_recomputes_the_amounts_and_the_update_stamp() {
     assert_eq!(number(&patched["margin"]), "30");
     assert_eq!(patched["_info"]["updatedBy"], json!(UPDATED_BY));
     let stamp = patched["_info"]["lastUpdated"].as_str().unwrap();
-    assert!(validate::parse_date_time(stamp).is_some(), "{stamp}");
+    assert!(
+        chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%dT%H:%M:%SZ").is_ok()
+            && stamp.len() == "2025-01-01T00:00:00Z".len(),
+        "{stamp}"
+    );
     assert_eq!(
         store.get(Collection::Additions, Some(1), id).await.unwrap(),
         patched
@@ -1046,6 +1187,19 @@ async fn deleting_an_agreement_with_children_is_a_conflict() {
         "{}",
         body.message
     );
+}
+
+#[tokio::test]
+async fn deleting_a_company_that_has_contacts_and_agreements_is_a_conflict() {
+    let store = small_store().await;
+
+    let result = store.delete(Collection::Companies, None, 1).await;
+
+    let Err(StoreError::Conflict(body)) = result else {
+        panic!("expected a conflict, got {result:?}");
+    };
+    assert_eq!(body.code, "Conflict");
+    assert!(store.get(Collection::Companies, None, 1).await.is_ok());
 }
 
 #[tokio::test]

@@ -1,0 +1,1 @@
+//! hyalto domain (being written).
