@@ -6,8 +6,12 @@ use serde::{Deserialize, Serialize};
 /// field for validation failures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {
+    /// The machine-readable code, such as `InvalidObject` or `Unauthorized`.
     pub code: String,
+    /// The human-readable explanation.
     pub message: String,
+    /// One entry per failing field; omitted from the JSON when empty, as ConnectWise omits it
+    /// for failures that are not about fields.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
 }
@@ -15,9 +19,14 @@ pub struct ErrorBody {
 /// One entry of `errors[]`: which resource and field failed, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldError {
+    /// Why the field failed: `MissingRequiredField`, `InvalidField`, `UnsupportedFormat` or
+    /// `ObjectExists`.
     pub code: String,
+    /// The human-readable explanation, e.g. `Unsupported format applied to startDate`.
     pub message: String,
+    /// The resource being written, in camelCase (`agreement`, `addition`, ...).
     pub resource: String,
+    /// The failing field as the client named it in the model (`startDate`).
     pub field: String,
 }
 
@@ -42,6 +51,7 @@ impl ErrorBody {
 }
 
 impl FieldError {
+    /// One `errors[]` entry for `field` of `resource`.
     pub fn new(code: &str, resource: &str, field: &str, message: impl Into<String>) -> Self {
         Self {
             code: code.to_owned(),

@@ -9,10 +9,13 @@
 
 /// The ConnectWise error body (`{code, message, errors[]}`) shared by every layer.
 pub mod error_body;
+
 /// The `conditions`, `orderBy` and `fields` query languages: parser and evaluator.
 pub mod query;
+
 /// Records, validation rules, seeds and the on-disk state file.
 pub mod store;
+
 /// The HTTP surface: auth, routes, paging, faults, statistics and TLS.
 pub mod http;
 

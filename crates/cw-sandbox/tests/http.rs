@@ -362,7 +362,9 @@ async fn a_middle_page_links_first_prev_next_and_last() {
 #[tokio::test]
 async fn a_page_size_above_1000_is_clamped_to_1000() {
     let companies: Vec<Value> = (1..=1003)
-        .map(|id| json!({"id": id, "identifier": format!("C{id}"), "name": format!("Company {id}")}))
+        .map(
+            |id| json!({"id": id, "identifier": format!("C{id}"), "name": format!("Company {id}")}),
+        )
         .collect();
     let (sandbox, _dir) = spawn_with_seed(&json!({ "companies": companies })).await;
 
@@ -485,6 +487,75 @@ async fn fields_and_order_by_shape_the_rows() {
         sorted.sort_unstable();
         sorted
     });
+}
+
+#[tokio::test]
+async fn like_treats_underscore_as_one_character_and_bracketed_underscore_as_itself() {
+    let sandbox = spawn().await;
+    let search = |pattern: &str| {
+        let conditions = format!("identifier like \"{pattern}\"");
+        let encoded: String = url::form_urlencoded::byte_serialize(conditions.as_bytes()).collect();
+        format!("/procurement/catalog?conditions={encoded}")
+    };
+
+    let wildcard = sandbox.get_json(&search("VMW_VCPU")).await;
+    let literal = sandbox.get_json(&search("VMW[_]VCPU")).await;
+    let created = sandbox
+        .send_json(
+            Method::POST,
+            "/procurement/catalog",
+            &json!({"identifier": "VMW_VCPU", "description": "Underscored",
+                "subcategory": {"id": 1}, "type": {"id": 1},
+                "customerDescription": "An identifier with an underscore"}),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let literal_after = sandbox.get_json(&search("VMW[_]VCPU")).await;
+
+    let identifiers = |rows: &Value| -> Vec<String> {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row["identifier"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(identifiers(&wildcard), vec!["VMW-VCPU"]);
+    assert!(identifiers(&literal).is_empty());
+    assert_eq!(identifiers(&literal_after), vec!["VMW_VCPU"]);
+}
+
+#[tokio::test]
+async fn put_replaces_an_agreement_and_answers_200_with_it() {
+    let sandbox = spawn().await;
+    let created: Value = sandbox
+        .send_json(Method::POST, "/finance/agreements", &{
+            let mut body = new_agreement("Before PUT");
+            body["customerPO"] = json!("PO-OLD");
+            body
+        })
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_i64().unwrap();
+
+    let replaced = sandbox
+        .send_json(
+            Method::PUT,
+            &format!("/finance/agreements/{id}"),
+            &new_agreement("After PUT"),
+        )
+        .await;
+
+    assert_eq!(replaced.status(), StatusCode::OK);
+    let replaced: Value = replaced.json().await.unwrap();
+    assert_eq!(replaced["id"], id);
+    assert_eq!(replaced["name"], "After PUT");
+    assert!(replaced.get("customerPO").is_none(), "{replaced}");
+    assert_eq!(
+        sandbox.get_json(&format!("/finance/agreements/{id}")).await,
+        replaced
+    );
 }
 
 #[tokio::test]
@@ -722,7 +793,10 @@ async fn a_security_rule_in_the_seed_denies_its_verb_with_403() {
     assert_eq!(body["code"], "Forbidden");
     assert!(body["message"].as_str().unwrap().contains("POST"));
     assert_eq!(listed.status(), StatusCode::OK);
-    assert_eq!(sandbox.get_json("/company/companies/count").await["count"], 1);
+    assert_eq!(
+        sandbox.get_json("/company/companies/count").await["count"],
+        1
+    );
 }
 
 #[tokio::test]
@@ -840,7 +914,11 @@ async fn jittered_latency_set_at_run_time_spreads_the_answer_times() {
     // Every answer waits at least the fixed latency. With a uniform jitter of up to 200 ms, eight
     // answers all within 20 ms of each other would happen about once in 10^7 runs, and a slow
     // machine only widens the spread.
-    assert!(elapsed.iter().all(|time| *time >= Duration::from_millis(50)));
+    assert!(
+        elapsed
+            .iter()
+            .all(|time| *time >= Duration::from_millis(50))
+    );
     let spread = *elapsed.iter().max().unwrap() - *elapsed.iter().min().unwrap();
     assert!(spread >= Duration::from_millis(20), "{elapsed:?}");
 }
@@ -1145,6 +1223,69 @@ async fn records_survive_a_restart_with_a_state_file() {
 
     assert!(Path::new(&state).exists());
     assert_eq!(reread["name"], "Survives restarts");
+}
+
+/// Set in the child process of the crash test: the state file it writes to.
+const CRASH_CHILD_STATE: &str = "HYALTO_SANDBOX_CRASH_TEST_STATE";
+
+#[tokio::test]
+async fn a_write_acknowledged_before_the_process_is_killed_is_in_the_state_file() {
+    // In the child process this test serves the sandbox, makes one write, reports its id once
+    // the answer has arrived and then waits to be killed.
+    if let Some(state) = std::env::var_os(CRASH_CHILD_STATE) {
+        let child = spawn_with(SandboxConfig {
+            state: Some(state.into()),
+            ..test_config()
+        })
+        .await;
+        let created: Value = child
+            .send_json(
+                Method::POST,
+                "/finance/agreements",
+                &new_agreement("Survives a crash"),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        println!("CREATED {}", created["id"]);
+        std::future::pending::<()>().await;
+    }
+
+    // The parent runs this very test again in a child process, kills it without warning (SIGKILL
+    // on Unix) as soon as the write is acknowledged, and then reads the state file.
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.db");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "a_write_acknowledged_before_the_process_is_killed_is_in_the_state_file",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CRASH_CHILD_STATE, &state)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The test harness prints "test <name> ... " without a line break before the test runs, so
+    // the marker may follow it on the same line.
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let id: i64 = std::io::BufRead::lines(stdout)
+        .map(Result::unwrap)
+        .find_map(|line| line.split_once("CREATED ")?.1.trim().parse().ok())
+        .expect("the child reports the id of its write");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let after = spawn_with(SandboxConfig {
+        state: Some(state),
+        seed: Seed::Empty,
+        ..test_config()
+    })
+    .await;
+    let reread = after.get_json(&format!("/finance/agreements/{id}")).await;
+
+    assert_eq!(reread["name"], "Survives a crash");
 }
 
 #[tokio::test]

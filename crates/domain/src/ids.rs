@@ -183,8 +183,14 @@ mod tests {
 
     #[test]
     fn an_id_with_spaces_at_either_end_is_refused() {
-        assert_eq!(CustomerId::new(" acme"), Err(IdError::SurroundingWhitespace));
-        assert_eq!(CustomerId::new("acme "), Err(IdError::SurroundingWhitespace));
+        assert_eq!(
+            CustomerId::new(" acme"),
+            Err(IdError::SurroundingWhitespace)
+        );
+        assert_eq!(
+            CustomerId::new("acme "),
+            Err(IdError::SurroundingWhitespace)
+        );
     }
 
     #[test]

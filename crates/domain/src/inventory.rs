@@ -19,7 +19,7 @@ pub const MAX_KIND_CHARS: usize = 64;
 /// Why a text is not a valid service kind, resource kind, power state or unit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
-    /// A kind that is not a snake_case word.
+    /// A kind that is not a `snake_case` word.
     #[error(
         "{text:?} is not a kind hyalto can use; write a snake_case word of at most \
          {MAX_KIND_CHARS} characters (lower-case letters, digits and underscores, starting \
@@ -49,7 +49,7 @@ pub enum ParseError {
     },
 }
 
-/// Whether `text` is a snake_case word hyalto accepts as a kind name.
+/// Whether `text` is a `snake_case` word hyalto accepts as a kind name.
 fn is_snake_case_word(text: &str) -> bool {
     let mut chars = text.chars();
     let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());
@@ -87,7 +87,7 @@ pub enum ServiceKind {
     VirtualDataCenter,
     /// `edge_gateway`: a network edge, usually billed by public IP addresses.
     EdgeGateway,
-    /// Any other snake_case word. Parsing never puts a known word here.
+    /// Any other `snake_case` word. Parsing never puts a known word here.
     Other(String),
 }
 
@@ -140,13 +140,20 @@ pub enum ResourceKind {
     Storage,
     /// `public_ip`: public IP addresses (`count`).
     PublicIp,
-    /// Any other snake_case word. Parsing never puts a known word here.
+    /// Any other `snake_case` word. Parsing never puts a known word here.
     Other(String),
 }
 
 /// The units each known resource kind accepts.
 const CPU_UNITS: &[Unit] = &[Unit::Count, Unit::Mhz, Unit::Ghz];
-const DATA_UNITS: &[Unit] = &[Unit::Mb, Unit::Gb, Unit::Tb, Unit::Mib, Unit::Gib, Unit::Tib];
+const DATA_UNITS: &[Unit] = &[
+    Unit::Mb,
+    Unit::Gb,
+    Unit::Tb,
+    Unit::Mib,
+    Unit::Gib,
+    Unit::Tib,
+];
 const COUNT_UNITS: &[Unit] = &[Unit::Count];
 
 impl ResourceKind {
@@ -371,7 +378,10 @@ serde_as_text!(Unit);
 
 /// Lists units for an error message: `"count", "MHz" or "GHz"`.
 pub(crate) fn unit_list(units: &[Unit]) -> String {
-    let quoted: Vec<String> = units.iter().map(|unit| format!("{:?}", unit.as_str())).collect();
+    let quoted: Vec<String> = units
+        .iter()
+        .map(|unit| format!("{:?}", unit.as_str()))
+        .collect();
     match quoted.split_last() {
         Some((last, [])) => last.clone(),
         Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
@@ -498,9 +508,16 @@ mod tests {
     #[test]
     fn a_kind_that_is_not_snake_case_is_refused() {
         for text in ["VirtualMachine", "", "2cpu", "public-ip", "a/b", "cpu "] {
-            assert!(text.parse::<ResourceKind>().is_err(), "{text:?} was accepted");
+            assert!(
+                text.parse::<ResourceKind>().is_err(),
+                "{text:?} was accepted"
+            );
         }
-        assert!("x".repeat(MAX_KIND_CHARS + 1).parse::<ServiceKind>().is_err());
+        assert!(
+            "x".repeat(MAX_KIND_CHARS + 1)
+                .parse::<ServiceKind>()
+                .is_err()
+        );
     }
 
     #[test]
@@ -508,7 +525,13 @@ mod tests {
         let error = "gb".parse::<Unit>().unwrap_err();
 
         assert!(error.to_string().contains("write \"GB\""), "{error}");
-        assert!("liters".parse::<Unit>().unwrap_err().to_string().contains("\"TiB\""));
+        assert!(
+            "liters"
+                .parse::<Unit>()
+                .unwrap_err()
+                .to_string()
+                .contains("\"TiB\"")
+        );
     }
 
     #[test]

@@ -67,7 +67,9 @@ pub enum SandboxError {
     /// The listen address could not be bound.
     #[error("could not listen on {addr}: {source}")]
     Bind {
+        /// The address that was asked for.
         addr: SocketAddr,
+        /// What the operating system answered.
         #[source]
         source: std::io::Error,
     },

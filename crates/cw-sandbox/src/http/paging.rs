@@ -1,8 +1,8 @@
 //! List parameters (`conditions`, `orderBy`, `fields`, `page`, `pageSize`, `pageId`) and the
 //! `Link` header of both paging modes.
 //!
-//! Link URLs keep every query parameter exactly as the client sent it (still percent-encoded)
-//! and put the paging parameter last, because some clients read the page number as the digits
+//! Link URLs keep every other query parameter exactly as the client sent it (still
+//! percent-encoded) and put the paging parameter last, because some clients read the page number as the digits
 //! right before the closing `>`.
 
 use serde_json::Value;
@@ -157,8 +157,12 @@ pub fn record_id(record: &Value) -> Option<i64> {
     record.get("id").and_then(Value::as_i64)
 }
 
-/// One `<url>; rel="..."` entry: the query as received without any paging parameter, then
+/// One `<url>; rel="..."` entry: the query as received without the parameter `name`, then
 /// `name=value` last.
+///
+/// Only the parameter being set is replaced; every other one is kept, the other paging mode's
+/// parameter included (the server ignores it), so a client that follows the link sends exactly
+/// what it sent before.
 fn link(base: &str, raw_query: Option<&str>, name: &str, value: i64, rel: &str) -> String {
     let mut parts: Vec<&str> = raw_query
         .unwrap_or("")
@@ -167,7 +171,7 @@ fn link(base: &str, raw_query: Option<&str>, name: &str, value: i64, rel: &str) 
         .filter(|pair| {
             let key = pair.split_once('=').map_or(*pair, |(key, _)| key);
             let key = percent_encoding::percent_decode_str(key).decode_utf8_lossy();
-            !(key.eq_ignore_ascii_case("page") || key.eq_ignore_ascii_case("pageId"))
+            !key.eq_ignore_ascii_case(name)
         })
         .collect();
     let paging = format!("{name}={value}");
@@ -265,6 +269,30 @@ mod tests {
         );
         assert_eq!(last.rows, vec![json!({"id": 5})]);
         assert_eq!(last.link, None);
+    }
+
+    #[test]
+    fn links_replace_only_their_own_paging_parameter() {
+        let navigable = navigable_page(
+            rows(4),
+            1,
+            2,
+            "http://h/p",
+            Some("pageId=9&PAGE=1&pageSize=2"),
+        );
+        let forward = forward_only_page(rows(4), Some(1), 2, "http://h/p", Some("page=3&pageid=1"));
+
+        assert_eq!(
+            navigable.link.as_deref(),
+            Some(
+                "<http://h/p?pageId=9&pageSize=2&page=2>; rel=\"next\", \
+                 <http://h/p?pageId=9&pageSize=2&page=2>; rel=\"last\""
+            )
+        );
+        assert_eq!(
+            forward.link.as_deref(),
+            Some("<http://h/p?page=3&pageId=3>; rel=\"next\"")
+        );
     }
 
     #[test]

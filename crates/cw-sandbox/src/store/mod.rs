@@ -79,8 +79,11 @@ fn describe(body: &ErrorBody) -> String {
 /// without a leading `/`.
 #[derive(Clone, Debug, Deserialize)]
 pub struct PatchOperation {
+    /// `add`, `replace` or `remove`, in any case.
     pub op: String,
+    /// The field to change, e.g. `quantity` or `/quantity`.
     pub path: String,
+    /// The new value with its natural JSON type; ignored (and optional) for `remove`.
     #[serde(default)]
     pub value: Value,
 }
