@@ -694,7 +694,21 @@ async fn a_validation_failure_is_400_invalid_object() {
         .await;
 
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(error_body(response).await["code"], "InvalidObject");
+    let body = error_body(response).await;
+    assert_eq!(body["code"], "InvalidObject");
+    assert_eq!(body["message"], "agreement object is invalid");
+    let mut fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .inspect(|entry| {
+            assert_eq!(entry["code"], "MissingRequiredField");
+            assert_eq!(entry["resource"], "agreement");
+        })
+        .map(|entry| entry["field"].as_str().unwrap())
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["company", "contact", "name", "type"]);
 }
 
 #[tokio::test]
@@ -980,6 +994,27 @@ async fn a_rule_only_hits_its_method_and_route() {
         .unwrap()
         .to_lowercase();
     assert!(message.contains("timeout"));
+}
+
+#[tokio::test]
+async fn a_rule_can_fault_the_discovery_call() {
+    let sandbox = spawn().await;
+    sandbox
+        .add_rule(json!({
+            "method": "GET",
+            "pathTemplate": "/login/companyinfo/{id}",
+            "kind": "server_error",
+            "status": 502
+        }))
+        .await;
+    let url = format!("{}/login/companyinfo/sandbox", sandbox.running.site_url());
+
+    let faulted = sandbox.client.get(&url).send().await.unwrap();
+    let healthy = sandbox.client.get(&url).send().await.unwrap();
+
+    assert_eq!(faulted.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(error_body(faulted).await["code"], "ServerError");
+    assert_eq!(healthy.status(), StatusCode::OK);
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! Control endpoints under `/_sandbox/` for tests, demos and benchmarks. They need no
-//! authentication, are never faulted and are not counted in the statistics.
+//! authentication, are never faulted and are not counted in the statistics. The invoice preview
+//! also takes an optional `periodStart=YYYY-MM-DD`.
 //!
 //! | method and path | what it does |
 //! | --- | --- |
@@ -9,7 +10,7 @@
 //! | `POST /_sandbox/faults/rules` | appends a one-shot rule |
 //! | `GET /_sandbox/codebase`, `POST /_sandbox/codebase` | reads or changes the codebase |
 //! | `GET /_sandbox/stats[?reset=true]`, `DELETE /_sandbox/stats` | request counts, reset |
-//! | `GET /_sandbox/invoices/preview?agreementId=N[&periodStart=YYYY-MM-DD]` | next invoice |
+//! | `GET /_sandbox/invoices/preview?agreementId=N` | next-invoice approximation (§9.7) |
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

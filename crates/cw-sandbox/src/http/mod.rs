@@ -123,6 +123,33 @@ impl AppState {
     }
 }
 
+/// Refuses denials that could never match, so that a typo in a seed or a `--deny` flag is
+/// reported at start instead of silently denying nothing.
+fn check_denials(deny: &[Denial]) -> Result<(), String> {
+    const METHODS: [&str; 6] = ["*", "GET", "POST", "PUT", "PATCH", "DELETE"];
+
+    for denial in deny {
+        if !METHODS
+            .iter()
+            .any(|method| method.eq_ignore_ascii_case(denial.method.trim()))
+        {
+            return Err(format!(
+                "security denial {} {}: the method must be GET, POST, PUT, PATCH, DELETE or *",
+                denial.method, denial.path
+            ));
+        }
+        if !routes::is_known_template(&denial.path) {
+            return Err(format!(
+                "security denial {} {}: no sandbox route has this template (for example \
+                 /finance/agreements/{{id}}/additions)",
+                denial.method, denial.path
+            ));
+        }
+    }
+
+    Ok(())
+}
+
 /// Whether one of `deny` matches: the same method (or `*`) and the same route template,
 /// whatever the placeholder names.
 fn denies(deny: &[Denial], method: &Method, template: &str) -> bool {
@@ -209,6 +236,7 @@ pub async fn start(config: SandboxConfig) -> Result<RunningSandbox, SandboxError
     let store = Store::open(&seed, config.state.as_deref()).await?;
     let mut deny = config.deny.clone();
     deny.extend(seed.security().iter().cloned());
+    check_denials(&deny).map_err(SandboxError::Config)?;
 
     let tls = if config.tls {
         Some(tls::prepare(config.tls_dir.as_deref())?)
@@ -303,6 +331,21 @@ mod tests {
             "/finance/agreements/{id}/additions"
         ));
         assert!(!denies(&deny, &Method::POST, "/finance/agreements"));
+    }
+
+    #[test]
+    fn a_denial_of_an_unknown_route_or_method_is_refused() {
+        let known = [denial("delete", "/finance/agreements/{agreementId}")];
+        let typo = [denial("DELETE", "/finance/agreement/{id}")];
+        let verb = [denial("REMOVE", "/finance/agreements/{id}")];
+
+        assert_eq!(check_denials(&known), Ok(()));
+        assert!(
+            check_denials(&typo)
+                .unwrap_err()
+                .contains("no sandbox route")
+        );
+        assert!(check_denials(&verb).unwrap_err().contains("method"));
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! `Link` header of both paging modes.
 //!
 //! Link URLs keep every other query parameter exactly as the client sent it (still
-//! percent-encoded) and put the paging parameter last, because some clients read the page number as the digits
-//! right before the closing `>`.
+//! percent-encoded) and put the paging parameter last, because some clients read the page number
+//! as the digits right before the closing `>`.
 
 use serde_json::Value;
 

@@ -207,6 +207,13 @@ pub fn match_path(path: &str) -> Option<Matched> {
     })
 }
 
+/// Whether `template` names one of the routes below `apis/3.0`, whatever its placeholder names.
+pub fn is_known_template(template: &str) -> bool {
+    ROUTES
+        .iter()
+        .any(|route| same_template(route.template, template))
+}
+
 /// Whether two route templates name the same route: literal segments compare
 /// case-insensitively, placeholders match whatever their names, and leading or trailing
 /// slashes do not matter.
@@ -224,6 +231,16 @@ pub fn same_template(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_templates_are_recognised_whatever_their_placeholder_names() {
+        assert!(is_known_template(
+            "/finance/agreements/{agreementId}/additions"
+        ));
+        assert!(is_known_template("/Company/Companies/{x}"));
+        assert!(!is_known_template("/finance/agreement/{id}"));
+        assert!(!is_known_template("/system/bundles"));
+    }
 
     #[test]
     fn an_addition_item_carries_its_agreement_and_its_own_id() {

@@ -51,7 +51,8 @@ pub async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     tracing::trace!(%peer, "connection accepted");
-                    connections.spawn(connection(stream, tls.clone(), router.clone(), shutdown.clone()));
+                    let served = connection(stream, tls.clone(), router.clone(), shutdown.clone());
+                    connections.spawn(served);
                 }
                 Err(error) => {
                     // Running out of file descriptors is the usual cause; pausing briefly lets

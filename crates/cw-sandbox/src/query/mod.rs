@@ -87,9 +87,9 @@
 //!
 //! Parse errors are [`QueryError`](crate::query::QueryError)s whose message names the parameter,
 //! the 1-based character position, what was expected and what was found; a malformed value also
-//! lists the literal forms, in the spirit of the real server's message. The first error in the text is the one reported.
-//! Parentheses may nest 64 deep; deeper input is refused so that hostile input cannot exhaust the
-//! stack.
+//! lists the literal forms, in the spirit of the real server's message. The first error in the
+//! text is the one reported. Parentheses may nest 64 deep; deeper input is refused so that hostile
+//! input cannot exhaust the stack.
 //!
 //! # `orderBy` and `fields`
 //!

@@ -236,6 +236,24 @@ async fn date_times_other_than_utc_with_seconds_are_refused() {
 }
 
 #[tokio::test]
+async fn booleans_accept_their_string_spelling_and_refuse_anything_else() {
+    let store = small_store().await;
+    let mut spelled = agreement("Spelled flag");
+    spelled["noEndingDateFlag"] = json!("true");
+    let mut garbled = agreement("Garbled flag");
+    garbled["noEndingDateFlag"] = json!("yes");
+
+    let created = store
+        .create(Collection::Agreements, None, spelled)
+        .await
+        .unwrap();
+    let errors = field_errors(store.create(Collection::Agreements, None, garbled).await);
+
+    assert_eq!(created["noEndingDateFlag"], json!(true));
+    assert_eq!(errors, vec![pair("UnsupportedFormat", "noEndingDateFlag")]);
+}
+
+#[tokio::test]
 async fn fractional_seconds_are_accepted_and_stored_without_them() {
     let store = small_store().await;
     let mut body = agreement("Fractions");
@@ -483,6 +501,29 @@ async fn an_agreement_type_without_its_required_fields_is_refused() {
             "invoicingCycle"
         ]
     );
+}
+
+#[tokio::test]
+async fn an_agreement_type_prefix_longer_than_5_characters_is_an_invalid_field() {
+    let store = small_store().await;
+    let body = json!({"name": "Prefixed", "employeeCompRate": "Actual",
+        "employeeCompNotExceed": "Billing", "invoicingCycle": "ContractYear",
+        "billTime": "DoNotBill", "billExpenses": "DoNotBill", "billProducts": "Billable",
+        "invoicePreSuffix": "TOOLONG"});
+
+    let errors = field_errors(store.create(Collection::AgreementTypes, None, body).await);
+
+    assert_eq!(errors, vec![pair("InvalidField", "invoicePreSuffix")]);
+}
+
+#[tokio::test]
+async fn a_contact_of_a_company_that_does_not_exist_is_refused() {
+    let store = small_store().await;
+    let body = json!({"firstName": "Nobody", "company": {"id": 999}});
+
+    let errors = field_errors(store.create(Collection::Contacts, None, body).await);
+
+    assert_eq!(errors, vec![pair("InvalidField", "company")]);
 }
 
 #[tokio::test]
