@@ -3,6 +3,7 @@
 //! `main` only parses the command line, sets up logging and hands over to [`cli`].
 
 mod cli;
+mod config;
 
 use clap::Parser;
 

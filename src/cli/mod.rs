@@ -1,9 +1,25 @@
 //! Command-line definitions and dispatch, one file per subcommand.
+//!
+//! Every command that touches hyalto's data works on one data dir (`--data-dir`, see
+//! [`crate::config`]); [`context::Context`] opens it once and hands out the store, the
+//! configuration and a ConnectWise client built from the stored connection.
 
+mod audit;
+mod config;
+mod connectwise;
+mod context;
 mod cw_sandbox;
+mod demo;
+mod inventory;
+mod output;
+mod sync;
+
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+
+use self::context::Context;
 
 /// hyalto bills VMware private-cloud usage through ConnectWise Manage.
 #[derive(Debug, Parser)]
@@ -13,20 +29,48 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Folder holding everything hyalto keeps (database, key file, config.toml). Default:
+    /// $XDG_DATA_HOME/hyalto, else ~/.local/share/hyalto.
+    #[arg(long, global = true, env = crate::config::DATA_DIR_ENV, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Show hyalto's effective configuration.
+    #[command(subcommand)]
+    Config(config::Command),
+
+    /// Connect to ConnectWise Manage, browse it, and map customers and products.
+    #[command(subcommand, name = "connectwise")]
+    ConnectWise(connectwise::Command),
+
+    /// Import inventory snapshots and show what hyalto knows.
+    #[command(subcommand)]
+    Inventory(inventory::Command),
+
+    /// Bring ConnectWise agreements in line with the inventory.
+    Sync(sync::Args),
+
+    /// Show the log of every ConnectWise write hyalto made.
+    Audit(audit::Args),
+
+    /// Run the whole flow against a built-in sandbox: import, map, sync, change, sync again.
+    Demo(demo::Args),
+
     /// Run a local ConnectWise Manage sandbox for demos, dry runs and tests.
     CwSandbox(cw_sandbox::Args),
 }
 
 /// Sends logs to standard error; `RUST_LOG` wins over `-v` when it is set.
 pub fn init_tracing(verbose: u8) {
+    // Commands print their own results; routine info logs from the libraries would drown
+    // them, so the default shows warnings only.
     let default = match verbose {
-        0 => "info",
+        0 => "warn",
         1 => "info,hyalto=debug,hyalto_connectwise=debug,hyalto_cw_sandbox=debug",
         _ => "trace",
     };
@@ -37,8 +81,19 @@ pub fn init_tracing(verbose: u8) {
         .init();
 }
 
+/// Runs one command. The store is opened by the commands that need it, so `config show` and
+/// the sandbox work without a data dir that can be written.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let data_dir = cli.data_dir;
+    let context = || Context::new(data_dir.clone());
+
     match cli.command {
+        Command::Config(command) => config::run(&context()?, command),
+        Command::ConnectWise(command) => connectwise::run(&context()?, command).await,
+        Command::Inventory(command) => inventory::run(&context()?, command).await,
+        Command::Sync(args) => sync::run(&context()?, args).await,
+        Command::Audit(args) => audit::run(&context()?, args).await,
+        Command::Demo(args) => demo::run(data_dir.clone(), args).await,
         Command::CwSandbox(args) => cw_sandbox::run(args).await,
     }
 }

@@ -121,6 +121,8 @@ cw_model! {
         cancelled_date: CwDate,
         /// Whether the line is taxed.
         taxable_flag: bool,
+        /// A serial number (at most 50 characters); hyalto keeps its ownership key here.
+        serial_number: String,
         /// Text printed on the invoice.
         invoice_description: String,
         /// The product description.
@@ -177,6 +179,19 @@ mod tests {
                 r#"{"product":{"id":3301},"billCustomer":"Billable","quantity":48,"#,
                 r#""unitPrice":12.5,"unitCost":0.1,"effectiveDate":"2025-03-01T00:00:00Z"}"#
             )
+        );
+    }
+
+    #[test]
+    fn a_create_body_carries_the_serial_number() {
+        let mut body = NewAddition::new(CatalogItemReference::by_id(3301));
+        body.serial_number = Some("hy1-0123456789abcdef".to_owned());
+
+        let json = serde_json::to_string(&body).unwrap();
+
+        assert_eq!(
+            json,
+            r#"{"product":{"id":3301},"billCustomer":"Billable","serialNumber":"hy1-0123456789abcdef"}"#
         );
     }
 

@@ -1,0 +1,59 @@
+//! hyalto's sync engine: it makes ConnectWise bill what the inventory says, and nothing else.
+//!
+//! A wrong quantity is a wrong invoice, so the engine is built around a pure planner. A sync
+//! reads the **desired state** ([`desired`]: mapped customers' services, metered and mapped to
+//! catalog items) and the **known state** ([`known`]: ConnectWise's child agreements and
+//! additions under each master agreement, plus the links hyalto recorded), computes a
+//! [`Plan`] from the two without any I/O ([`plan`]), and then applies it ([`apply`]). The
+//! [`SyncEngine`] ties the steps together under the sync lease and records every run.
+//!
+//! # The rules
+//!
+//! - **Structure.** Each billable service gets one child agreement under its customer's master
+//!   agreement (same company, contact and billing cycle; the mapping's agreement type or the
+//!   master's; a name from [`SyncConfig::agreement_name_template`]; start date = the day it was
+//!   first seen), and one addition per mapped meter (the product of its product mapping,
+//!   billable, with the mapping's price overrides and an invoice description
+//!   "meter – service" without the quantity).
+//! - **Dates** are calendar days in [`SyncConfig::billing_tz`]; "today" is
+//!   [`SyncOptions::now`] there. A new service's additions start on its first-seen day, a new
+//!   meter on a service already billed starts today.
+//! - **Ownership keys** ([`keys`]) mark every record hyalto writes: a line in a child's
+//!   `internalNotes` and an addition's `serialNumber`. A record found by its key without a link
+//!   is adopted (the link is recorded, nothing is written), so a lost answer never leads to a
+//!   duplicate. Invoice templates should not print the serial numbers of agreement additions.
+//! - **Quantity changes** follow the mapping's mode: `in_place` PATCHes the quantity;
+//!   `cancel_and_replace` cancels the line with yesterday as its last day and adds a new one
+//!   from today (a line that only starts today is corrected in place instead).
+//! - **Drift** (ConnectWise holds a quantity hyalto did not write) is overwritten in place or
+//!   reported, per the mapping. A record deleted, cancelled or ended by hand is reported and
+//!   written again only with the mapping's `recreate_deleted`.
+//! - **Foreign lines**: an active addition hyalto does not own, for the product of a meter, on
+//!   hyalto's child is reported and never duplicated; [`SyncOptions::adopt_unowned`] takes it
+//!   over.
+//! - **Removals**: a meter that disappears is cancelled as of today; a gone service has its
+//!   lines cancelled and its child ended on the day it was found gone. Nothing is ever deleted.
+//!   When more than [`SyncConfig::removal_hold_share`] of a customer's services vanish at once,
+//!   those removals wait for [`SyncOptions::confirm_removals`].
+//! - **Safety**: a customer whose inventory source is incomplete, or whose master agreement is
+//!   missing, cancelled or another company's, is skipped with the reason. A meter without a
+//!   product mapping is reported and nothing is written for it (removing a product mapping never
+//!   cancels a line).
+//! - **Failures** stay with their customer; a permission error stops all writes of the run.
+//!   Every ConnectWise write is in the audit log with its outcome and request id.
+//! - A second sync with nothing changed makes no writes.
+//!
+//! Modules, in reading order: [`desired`], [`known`], [`keys`], [`plan`], [`apply`],
+//! [`engine`], [`error`].
+
+pub mod apply;
+pub mod desired;
+pub mod engine;
+pub mod error;
+pub mod keys;
+pub mod known;
+pub mod plan;
+
+pub use engine::{Progress, RunReport, SyncConfig, SyncEngine, SyncOptions};
+pub use error::SyncError;
+pub use plan::{ChangeCause, ChildRef, CustomerPlan, CustomerStatus, Finding, Operation, Plan};

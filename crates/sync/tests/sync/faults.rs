@@ -1,0 +1,213 @@
+//! Lost answers, rate limits, server errors and missing permissions.
+
+use serde_json::json;
+
+use crate::helpers::*;
+use hyalto_store::MappingOptions;
+use hyalto_sync::SyncConfig;
+
+/// O'Brien with two VMs and Müller with an edge gateway, mapped and imported.
+async fn seeded(world: World) -> World {
+    world.map_products().await;
+    world
+        .import(&snapshot(
+            at(1, 10),
+            demo_customers(),
+            vec![
+                vm("vm-a", OBRIEN.0, 4, 16, 100),
+                vm("vm-b", OBRIEN.0, 2, 8, 50),
+                edge("edge-1", MULLER.0, 3),
+            ],
+        ))
+        .await;
+    world.map(OBRIEN, MappingOptions::default()).await;
+    world.map(MULLER, MappingOptions::default()).await;
+    world
+}
+
+/// Asserts O'Brien and Müller have exactly one child per service and one active line per
+/// product, with the right quantities.
+async fn assert_billed_exactly_once(world: &World) {
+    let obrien: Vec<_> = world
+        .children(OBRIEN.2)
+        .await
+        .into_iter()
+        .filter(|child| {
+            child
+                .internal_notes
+                .as_deref()
+                .is_some_and(|n| n.contains("hy1-"))
+        })
+        .collect();
+    assert_eq!(obrien.len(), 2, "one child per VM");
+    let vm_a = world.child_named(OBRIEN.2, "vm-a").await;
+    let additions = world.additions(vm_a.id).await;
+    assert_eq!(additions.len(), 3);
+    assert_eq!(active_line(&additions, VCPU).quantity, Some(decimal("4")));
+    assert_eq!(active_line(&additions, RAM).quantity, Some(decimal("16")));
+    let vm_b = world.child_named(OBRIEN.2, "vm-b").await;
+    assert_eq!(world.additions(vm_b.id).await.len(), 3);
+    let edge = world.child_named(MULLER.2, "edge-1").await;
+    let lines = world.additions(edge.id).await;
+    assert_eq!(lines.len(), 1);
+    assert_eq!(active_line(&lines, PUBLIC_IP).quantity, Some(decimal("3")));
+}
+
+#[tokio::test]
+async fn a_lost_answer_to_an_addition_post_never_duplicates_it() {
+    let world = seeded(world().await).await;
+    world
+        .add_fault(json!({
+            "method": "POST",
+            "pathTemplate": "/finance/agreements/{id}/additions",
+            "kind": "commit_then_drop",
+            "count": 2
+        }))
+        .await;
+
+    let first = world.sync(at(3, 12)).await;
+    let rerun = world.sync(at(3, 13)).await;
+
+    assert_eq!(
+        first.created_additions, 7,
+        "lost answers are found by key at once"
+    );
+    assert_eq!(rerun.created_additions, 0);
+    assert_billed_exactly_once(&world).await;
+    world.take_stats().await;
+    world.sync(at(3, 14)).await;
+    assert_eq!(writes(&world.take_stats().await), 0);
+}
+
+#[tokio::test]
+async fn a_lost_answer_to_a_child_post_never_duplicates_it() {
+    let world = seeded(world().await).await;
+    world
+        .add_fault(json!({
+            "method": "POST",
+            "pathTemplate": "/finance/agreements",
+            "kind": "commit_then_drop",
+            "count": 2
+        }))
+        .await;
+
+    world.sync(at(3, 12)).await;
+    world.sync(at(3, 13)).await;
+
+    assert_billed_exactly_once(&world).await;
+}
+
+#[tokio::test]
+async fn a_lost_answer_found_by_nobody_is_adopted_by_the_next_sync() {
+    let world = seeded(world().await).await;
+    // The answer is lost and the look-up right after fails too (through every retry), so
+    // this run cannot know.
+    world
+        .add_fault(json!({
+            "method": "POST",
+            "pathTemplate": "/finance/agreements/{id}/additions",
+            "kind": "commit_then_drop",
+            "count": 1
+        }))
+        .await;
+    world
+        .add_fault(json!({
+            "method": "GET",
+            "pathTemplate": "/finance/agreements/{id}/additions",
+            "kind": "server_error",
+            "status": 503,
+            "count": 7
+        }))
+        .await;
+
+    let first = world.sync(at(3, 12)).await;
+    let second = world.sync(at(3, 13)).await;
+
+    assert!(!first.failed_customers.is_empty());
+    assert_eq!(second.adopted, 1);
+    assert_billed_exactly_once(&world).await;
+}
+
+#[tokio::test]
+async fn a_storm_of_rate_limits_and_server_errors_converges() {
+    let world = seeded(world().await).await;
+    world
+        .set_faults(json!({
+            "rateLimitShare": 0.1,
+            "serverErrorShare": 0.25,
+            "serverErrorStatuses": [502, 503, 504],
+            "dropShare": 0.2
+        }))
+        .await;
+
+    for hour in 12..18 {
+        let report = world.sync(at(3, hour)).await;
+        if report.failed_customers.is_empty() && report.plan.write_count() == 0 {
+            break;
+        }
+    }
+    world.set_faults(json!({})).await;
+    world.sync(at(3, 20)).await;
+
+    assert_billed_exactly_once(&world).await;
+    world.take_stats().await;
+    world.sync(at(3, 21)).await;
+    assert_eq!(writes(&world.take_stats().await), 0);
+}
+
+#[tokio::test]
+async fn a_missing_permission_stops_every_write_and_names_the_right() {
+    let world = seeded(
+        world_denying(
+            SyncConfig {
+                concurrency: 1,
+                ..SyncConfig::default()
+            },
+            vec![("POST", "/finance/agreements/{id}/additions")],
+        )
+        .await,
+    )
+    .await;
+
+    let report = world.sync(at(3, 12)).await;
+    let stats = world.take_stats().await;
+
+    let stopped = report.writes_stopped.expect("writes were stopped");
+    assert!(stopped.contains("/finance/agreements/"), "{stopped}");
+    assert_eq!(report.created_additions, 0);
+    // One child was created, its first addition refused, and nothing was tried after that.
+    assert_eq!(method_count(&stats, "POST"), 2, "{stats}");
+}
+
+#[tokio::test]
+async fn lost_answers_to_patches_are_confirmed_by_reading_back() {
+    let world = seeded(world().await).await;
+    world.sync(at(3, 12)).await;
+    world
+        .import(&snapshot(
+            at(4, 10),
+            demo_customers(),
+            vec![
+                vm("vm-a", OBRIEN.0, 8, 16, 100),
+                edge("edge-1", MULLER.0, 3),
+            ],
+        ))
+        .await;
+    world
+        .add_fault(json!({ "method": "PATCH", "kind": "commit_then_drop", "count": 10 }))
+        .await;
+
+    let report = world.sync(at(4, 12)).await;
+
+    assert!(
+        report.failed_customers.is_empty(),
+        "{:?}",
+        report.failed_customers
+    );
+    assert_eq!(report.updated, 1);
+    assert_eq!(report.cancelled, 3);
+    assert_eq!(report.ended, 1);
+    world.take_stats().await;
+    world.sync(at(4, 13)).await;
+    assert_eq!(writes(&world.take_stats().await), 0);
+}

@@ -1,0 +1,463 @@
+//! A customer's services over time: first sync, no-change sync, resizes, removals, holds,
+//! incomplete inventory, names and dates.
+
+use hyalto_connectwise::models::{BillCustomer, CwDate};
+use hyalto_store::{
+    AuditFilter, AuditStatus, MappingOptions, QuantityChangeMode, RunOutcome, Store as _,
+};
+use hyalto_sync::{CustomerStatus, SyncConfig, SyncError, SyncOptions};
+
+use crate::helpers::*;
+
+/// O'Brien has two VMs, Müller an edge gateway; 東京 and Smith are known but unmapped.
+async fn two_customers() -> World {
+    let world = world().await;
+    world.map_products().await;
+    world
+        .import(&snapshot(
+            at(1, 10),
+            demo_customers(),
+            vec![
+                vm("vm-a", OBRIEN.0, 4, 16, 100),
+                vm("vm-b", OBRIEN.0, 2, 8, 50),
+                edge("edge-1", MULLER.0, 3),
+            ],
+        ))
+        .await;
+    world.map(OBRIEN, MappingOptions::default()).await;
+    world.map(MULLER, MappingOptions::default()).await;
+    world
+}
+
+#[tokio::test]
+async fn the_first_sync_creates_children_and_additions_as_specified() {
+    let world = two_customers().await;
+
+    let report = world.sync(at(3, 12)).await;
+
+    assert_eq!(report.created_agreements, 3);
+    assert_eq!(report.created_additions, 7);
+    assert!(
+        report.failed_customers.is_empty(),
+        "{:?}",
+        report.failed_customers
+    );
+
+    let child = world.child_named(OBRIEN.2, "vm-a.example").await;
+    assert_eq!(child.name.as_deref(), Some("Virtual machine: vm-a.example"));
+    assert_eq!(child.company.as_ref().unwrap().id, Some(OBRIEN.1));
+    assert_eq!(child.contact.as_ref().unwrap().id, Some(1));
+    assert_eq!(child.start_date, CwDate::from_ymd(2026, 12, 1));
+    assert_eq!(child.no_ending_date_flag, Some(true));
+    assert!(child.internal_notes.unwrap().contains("hyalto-key: hy1-"));
+
+    let additions = world.additions(child.id).await;
+    assert_eq!(additions.len(), 3);
+    let vcpu = additions
+        .iter()
+        .find(|a| a.product.as_ref().unwrap().id == Some(VCPU))
+        .unwrap();
+    assert_eq!(vcpu.quantity, Some(decimal("4")));
+    assert_eq!(vcpu.bill_customer, Some(BillCustomer::Billable));
+    assert_eq!(vcpu.effective_date, CwDate::from_ymd(2026, 12, 1));
+    assert_eq!(
+        vcpu.invoice_description.as_deref(),
+        Some("vCPU – vm-a.example")
+    );
+    assert!(vcpu.serial_number.as_deref().unwrap().starts_with("hy1-"));
+
+    // The demo's own children of O'Brien's master are left alone.
+    assert_eq!(world.children(OBRIEN.2).await.len(), 4);
+}
+
+#[tokio::test]
+async fn a_second_sync_with_nothing_changed_makes_no_writes() {
+    let world = two_customers().await;
+    world.sync(at(3, 12)).await;
+    world.take_stats().await;
+
+    let report = world.sync(at(3, 13)).await;
+    let stats = world.take_stats().await;
+
+    assert_eq!(writes(&stats), 0, "{stats}");
+    assert_eq!(report.plan.write_count(), 0);
+    assert_eq!(
+        report.created_additions + report.updated + report.cancelled,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_resize_updates_the_quantity_in_place() {
+    let world = two_customers().await;
+    world.sync(at(3, 12)).await;
+    let child = world.child_named(OBRIEN.2, "vm-a.example").await;
+    let before = world.additions(child.id).await;
+
+    world
+        .import(&snapshot(
+            at(4, 10),
+            demo_customers(),
+            vec![
+                vm("vm-a", OBRIEN.0, 8, 16, 100),
+                vm("vm-b", OBRIEN.0, 2, 8, 50),
+                edge("edge-1", MULLER.0, 3),
+            ],
+        ))
+        .await;
+    world.take_stats().await;
+    let report = world.sync(at(4, 12)).await;
+    let stats = world.take_stats().await;
+
+    assert_eq!(report.updated, 1);
+    assert_eq!(method_count(&stats, "PATCH"), 1);
+    assert_eq!(method_count(&stats, "POST"), 0);
+    let after = world.additions(child.id).await;
+    assert_eq!(after.len(), before.len());
+    let vcpu = after
+        .iter()
+        .find(|a| a.product.as_ref().unwrap().id == Some(VCPU))
+        .unwrap();
+    assert_eq!(vcpu.quantity, Some(decimal("8")));
+    assert_eq!(vcpu.effective_date, CwDate::from_ymd(2026, 12, 1));
+}
+
+#[tokio::test]
+async fn cancel_and_replace_ends_the_old_line_yesterday_and_starts_a_new_one_today() {
+    let world = two_customers().await;
+    let options = MappingOptions {
+        quantity_change: QuantityChangeMode::CancelAndReplace,
+        ..MappingOptions::default()
+    };
+    world.map(OBRIEN, options).await;
+    world.sync(at(3, 12)).await;
+
+    world
+        .import(&snapshot(
+            at(4, 10),
+            demo_customers(),
+            vec![
+                vm("vm-a", OBRIEN.0, 8, 16, 100),
+                vm("vm-b", OBRIEN.0, 2, 8, 50),
+                edge("edge-1", MULLER.0, 3),
+            ],
+        ))
+        .await;
+    let report = world.sync(at(4, 12)).await;
+
+    assert_eq!(report.cancelled, 1);
+    assert_eq!(report.created_additions, 1);
+    let child = world.child_named(OBRIEN.2, "vm-a.example").await;
+    let lines: Vec<_> = world
+        .additions(child.id)
+        .await
+        .into_iter()
+        .filter(|a| a.product.as_ref().unwrap().id == Some(VCPU))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let old = lines.iter().find(|a| a.cancelled_date.is_some()).unwrap();
+    let new = lines.iter().find(|a| a.cancelled_date.is_none()).unwrap();
+    assert_eq!(old.quantity, Some(decimal("4")));
+    assert_eq!(old.cancelled_date, CwDate::from_ymd(2026, 12, 3));
+    assert_eq!(new.quantity, Some(decimal("8")));
+    assert_eq!(new.effective_date, CwDate::from_ymd(2026, 12, 4));
+    assert_ne!(old.serial_number, new.serial_number);
+
+    // And the next sync is quiet.
+    world.take_stats().await;
+    world.sync(at(4, 13)).await;
+    assert_eq!(writes(&world.take_stats().await), 0);
+}
+
+#[tokio::test]
+async fn a_deleted_service_is_cancelled_and_its_child_ended_never_deleted() {
+    let world = two_customers().await;
+    world.sync(at(3, 12)).await;
+    let child = world.child_named(OBRIEN.2, "vm-b.example").await;
+
+    world
+        .import(&snapshot(
+            at(4, 10),
+            demo_customers(),
+            vec![
+                vm("vm-a", OBRIEN.0, 4, 16, 100),
+                edge("edge-1", MULLER.0, 3),
+            ],
+        ))
+        .await;
+    world.take_stats().await;
+    let report = world.sync(at(5, 12)).await;
+    let stats = world.take_stats().await;
+
+    assert_eq!(report.cancelled, 3);
+    assert_eq!(report.ended, 1);
+    assert_eq!(method_count(&stats, "DELETE"), 0);
+    let additions = world.additions(child.id).await;
+    assert_eq!(additions.len(), 3, "nothing was deleted");
+    for addition in &additions {
+        // The day the service was found gone is the last day billed.
+        assert_eq!(addition.cancelled_date, CwDate::from_ymd(2026, 12, 4));
+    }
+    let ended = world.client.agreement(child.id).await.unwrap();
+    assert_eq!(ended.end_date, CwDate::from_ymd(2026, 12, 4));
+    assert_eq!(ended.no_ending_date_flag, Some(false));
+
+    world.sync(at(5, 13)).await;
+    assert_eq!(writes(&world.take_stats().await), 0);
+}
+
+#[tokio::test]
+async fn an_incomplete_snapshot_skips_the_customer_and_cancels_nothing() {
+    let world = two_customers().await;
+    world.sync(at(3, 12)).await;
+
+    let mut partial = snapshot(
+        at(4, 10),
+        demo_customers(),
+        vec![vm("vm-a", OBRIEN.0, 8, 16, 100)],
+    );
+    partial.completeness = hyalto_domain::Completeness::Incomplete {
+        reasons: vec!["host esx-2 did not answer".to_owned()],
+    };
+    world.import(&partial).await;
+    world.take_stats().await;
+    let report = world.sync(at(4, 12)).await;
+
+    assert_eq!(writes(&world.take_stats().await), 0);
+    let skipped: Vec<_> = report
+        .skipped_customers
+        .iter()
+        .map(|(c, _)| c.as_str())
+        .collect();
+    assert!(skipped.contains(&OBRIEN.0));
+    assert!(skipped.contains(&MULLER.0));
+    assert!(report.skipped_customers[0].1.contains("esx-2"));
+}
+
+#[tokio::test]
+async fn a_mass_removal_is_held_until_confirmed() {
+    let world = two_customers().await;
+    world.sync(at(3, 12)).await;
+
+    world
+        .import(&snapshot(
+            at(4, 10),
+            demo_customers(),
+            vec![edge("edge-1", MULLER.0, 3)],
+        ))
+        .await;
+    world.take_stats().await;
+    let held = world.sync(at(4, 12)).await;
+
+    assert_eq!(writes(&world.take_stats().await), 0);
+    let obrien = held
+        .plan
+        .customers
+        .iter()
+        .find(|plan| plan.customer.as_str() == OBRIEN.0)
+        .unwrap();
+    assert_eq!(
+        obrien.status,
+        CustomerStatus::RemovalsHeld {
+            vanished: 2,
+            total: 2
+        }
+    );
+
+    let mut confirm = SyncOptions::at(at(4, 13));
+    confirm.confirm_removals = vec![hyalto_domain::CustomerId::new(OBRIEN.0).unwrap()];
+    let confirmed = world.sync_with(confirm).await;
+
+    assert_eq!(confirmed.cancelled, 6);
+    assert_eq!(confirmed.ended, 2);
+}
+
+#[tokio::test]
+async fn company_names_with_quotes_ampersands_and_non_ascii_sync_cleanly() {
+    let config = SyncConfig {
+        agreement_name_template: "{customer} – {kind}: {service}".to_owned(),
+        ..SyncConfig::default()
+    };
+    let world = world_with(config).await;
+    world.map_products().await;
+    world
+        .import(&snapshot(
+            at(1, 10),
+            demo_customers(),
+            vec![
+                vm("vm-t", TOKYO.0, 2, 4, 20),
+                vm("vm-s", SMITH.0, 1, 2, 10),
+                vm("vm-o", OBRIEN.0, 1, 2, 10),
+            ],
+        ))
+        .await;
+    world.map(TOKYO, MappingOptions::default()).await;
+    world.map(SMITH, MappingOptions::default()).await;
+    world.map(OBRIEN, MappingOptions::default()).await;
+
+    let report = world.sync(at(3, 12)).await;
+
+    assert!(
+        report.failed_customers.is_empty(),
+        "{:?}",
+        report.failed_customers
+    );
+    assert_eq!(report.created_agreements, 3);
+    let tokyo = world.child_named(TOKYO.2, "vm-t").await;
+    assert_eq!(
+        tokyo.name.as_deref(),
+        Some("東京 Cloud KK – Virtual machine: vm-t.example")
+    );
+    let smith = world.child_named(SMITH.2, "vm-s").await;
+    assert!(
+        smith
+            .name
+            .unwrap()
+            .starts_with("Smith & Jones \"The Builders\"")
+    );
+    world
+        .child_named(OBRIEN.2, "O'Brien & Sons – Virtual machine: vm-o")
+        .await;
+
+    world.take_stats().await;
+    world.sync(at(3, 13)).await;
+    assert_eq!(writes(&world.take_stats().await), 0);
+}
+
+/// Syncs one VM first seen at `seen` (UTC) with billing zone `tz`; returns its child's start
+/// date and its first addition's effective date.
+async fn dates_in(tz: chrono_tz::Tz, seen: chrono::DateTime<chrono::Utc>) -> (CwDate, CwDate) {
+    let config = SyncConfig {
+        billing_tz: tz,
+        ..SyncConfig::default()
+    };
+    let world = world_with(config).await;
+    world.map_products().await;
+    world
+        .import(&snapshot(
+            seen,
+            demo_customers(),
+            vec![vm("vm-z", OBRIEN.0, 1, 2, 10)],
+        ))
+        .await;
+    world.map(OBRIEN, MappingOptions::default()).await;
+
+    world.sync(at(3, 12)).await;
+
+    let child = world.child_named(OBRIEN.2, "vm-z").await;
+    let addition = world.additions(child.id).await.remove(0);
+    (child.start_date.unwrap(), addition.effective_date.unwrap())
+}
+
+#[tokio::test]
+async fn dates_are_days_in_the_billing_time_zone_far_east() {
+    // 11:00 UTC on 1 December is already 01:00 on 2 December in Kiritimati (UTC+14).
+    let (start, effective) = dates_in(chrono_tz::Pacific::Kiritimati, at(1, 11)).await;
+
+    assert_eq!(start, CwDate::from_ymd(2026, 12, 2).unwrap());
+    assert_eq!(effective, CwDate::from_ymd(2026, 12, 2).unwrap());
+}
+
+#[tokio::test]
+async fn dates_are_days_in_the_billing_time_zone_far_west() {
+    // 10:00 UTC on 1 December is still 23:00 on 30 November in Pago Pago (UTC-11).
+    let (start, effective) = dates_in(chrono_tz::Pacific::Pago_Pago, at(1, 10)).await;
+
+    assert_eq!(start, CwDate::from_ymd(2026, 11, 30).unwrap());
+    assert_eq!(effective, CwDate::from_ymd(2026, 11, 30).unwrap());
+}
+
+#[tokio::test]
+async fn a_dry_run_plans_everything_and_writes_nothing() {
+    let world = two_customers().await;
+    let mut dry = SyncOptions::at(at(3, 12));
+    dry.dry_run = true;
+
+    let report = world.sync_with(dry).await;
+    let stats = world.take_stats().await;
+
+    assert_eq!(writes(&stats), 0);
+    assert_eq!(report.plan.write_count(), 10);
+    assert_eq!(report.created_agreements, 0);
+    let run = world.store.get_run(report.run_id).await.unwrap().unwrap();
+    assert!(run.dry_run);
+    assert!(run.finished_at.is_some());
+}
+
+#[tokio::test]
+async fn every_write_is_audited_and_the_run_recorded() {
+    let world = two_customers().await;
+
+    let report = world.sync(at(3, 12)).await;
+
+    let entries = world
+        .store
+        .audit_entries(&AuditFilter {
+            run: Some(report.run_id),
+            limit: 1000,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 10);
+    assert!(
+        entries
+            .iter()
+            .all(|entry| entry.entry.status == AuditStatus::Succeeded
+                && entry.entry.target_id.is_some()
+                && !entry.entry.reason.is_empty())
+    );
+    let run = world.store.get_run(report.run_id).await.unwrap().unwrap();
+    assert_eq!(run.outcome, Some(RunOutcome::Succeeded));
+    assert_eq!(run.counts.additions_created, 7);
+    assert_eq!(run.counts.agreements_created, 3);
+}
+
+#[tokio::test]
+async fn a_sync_while_another_holds_the_lease_is_refused() {
+    let world = two_customers().await;
+    world
+        .store
+        .try_acquire_sync_lease(
+            "other-sync",
+            chrono::Utc::now(),
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+
+    let result = world.engine.run(&SyncOptions::at(at(3, 12)), &|_| {}).await;
+
+    assert!(matches!(result, Err(SyncError::Busy { holder }) if holder == "other-sync"));
+    assert_eq!(writes(&world.take_stats().await), 0);
+}
+
+#[tokio::test]
+async fn a_service_moved_to_another_customer_is_billed_there_and_ended_here() {
+    let world = two_customers().await;
+    world.sync(at(3, 12)).await;
+    let old_child = world.child_named(OBRIEN.2, "vm-b").await;
+
+    world
+        .import(&snapshot(
+            at(4, 10),
+            demo_customers(),
+            vec![
+                vm("vm-a", OBRIEN.0, 4, 16, 100),
+                vm("vm-b", MULLER.0, 2, 8, 50),
+                edge("edge-1", MULLER.0, 3),
+            ],
+        ))
+        .await;
+    // The old customer's child ends in this run; the new one's link may have to wait for it.
+    world.sync(at(4, 12)).await;
+    world.sync(at(4, 13)).await;
+
+    let ended = world.client.agreement(old_child.id).await.unwrap();
+    assert_eq!(ended.end_date, CwDate::from_ymd(2026, 12, 4));
+    let new_child = world.child_named(MULLER.2, "vm-b").await;
+    assert_eq!(world.additions(new_child.id).await.len(), 3);
+    world.take_stats().await;
+    world.sync(at(4, 14)).await;
+    assert_eq!(writes(&world.take_stats().await), 0);
+}

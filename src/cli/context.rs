@@ -1,0 +1,103 @@
+//! What every data command shares: the data dir, its configuration, the store and a
+//! ConnectWise client built from the stored connection.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use hyalto_connectwise::{Client, ConnectionSettings, SiteUrl};
+use hyalto_store::{SqliteStore, Store, StoredConnection};
+use tokio::sync::OnceCell;
+
+use crate::config::{self, Config};
+
+/// The data dir of one command run, with the store opened on first use.
+pub struct Context {
+    /// The folder holding the database, the key file and `config.toml`.
+    pub data_dir: PathBuf,
+    /// The effective configuration.
+    pub config: Config,
+    store: OnceCell<SqliteStore>,
+}
+
+impl Context {
+    /// Chooses the data dir (the flag or `HYALTO_DATA_DIR`, else the default) and reads its
+    /// configuration.
+    pub fn new(data_dir: Option<PathBuf>) -> anyhow::Result<Context> {
+        let data_dir = match data_dir {
+            Some(dir) => dir,
+            None => config::default_data_dir()?,
+        };
+        let config = Config::load(&data_dir)?;
+        Ok(Context {
+            data_dir,
+            config,
+            store: OnceCell::new(),
+        })
+    }
+
+    /// The store, opened (and created on first use) in the data dir.
+    pub async fn store(&self) -> anyhow::Result<&SqliteStore> {
+        self.store
+            .get_or_try_init(|| async {
+                SqliteStore::open(&self.data_dir).await.with_context(|| {
+                    format!(
+                        "could not open hyalto's store in {}; check that the folder can be \
+                         written, or choose another with --data-dir",
+                        self.data_dir.display()
+                    )
+                })
+            })
+            .await
+    }
+
+    /// The stored ConnectWise connection.
+    pub async fn connection(&self) -> anyhow::Result<StoredConnection> {
+        let store = self.store().await?;
+        let connection = store
+            .load_connection()
+            .await
+            .context("could not read the stored ConnectWise connection")?;
+        connection.with_context(|| {
+            format!(
+                "no ConnectWise connection is configured in {}: run `hyalto connectwise \
+                 configure --url URL --company-id ID --public-key KEY --private-key-env VAR` \
+                 first",
+                self.data_dir.display()
+            )
+        })
+    }
+
+    /// A client connected with the stored settings.
+    pub async fn client(&self) -> anyhow::Result<Client> {
+        let connection = self.connection().await?;
+        let settings = settings_from(&connection)?;
+        Client::connect(settings).await.with_context(|| {
+            format!(
+                "could not reach ConnectWise at {}; check the network, or run `hyalto \
+                 connectwise configure` again if the site moved",
+                connection.site_url
+            )
+        })
+    }
+}
+
+/// Client settings from a stored connection.
+pub fn settings_from(connection: &StoredConnection) -> anyhow::Result<ConnectionSettings> {
+    let site = SiteUrl::parse(&connection.site_url).with_context(|| {
+        format!(
+            "the stored site address {:?} is not usable; run `hyalto connectwise configure` again",
+            connection.site_url
+        )
+    })?;
+    let mut settings = ConnectionSettings::new(
+        site,
+        connection.company_id.clone(),
+        connection.public_key.clone(),
+        connection.private_key.clone(),
+        connection.client_id.clone(),
+    );
+    settings.api_version = connection.api_version.clone();
+    settings.ca_file = connection.ca_file.clone();
+    settings.insecure = connection.insecure;
+    Ok(settings)
+}

@@ -1,0 +1,101 @@
+//! Plain-text tables and JSON output shared by the commands.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// A table printed with columns padded to their widest cell.
+#[derive(Debug, Default)]
+pub struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these column titles.
+    pub fn new<I, S>(header: I) -> Table
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Table {
+            header: header.into_iter().map(Into::into).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row; missing cells print empty.
+    pub fn row<I, S>(&mut self, cells: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.rows.push(cells.into_iter().map(Into::into).collect());
+    }
+
+    /// Whether no row was added.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The table as text, one line per row, ending in a newline.
+    pub fn render(&self) -> String {
+        let columns = self.header.len();
+        let mut widths: Vec<usize> = self.header.iter().map(|cell| width(cell)).collect();
+        for row in &self.rows {
+            for (index, cell) in row.iter().enumerate().take(columns) {
+                widths[index] = widths[index].max(width(cell));
+            }
+        }
+
+        let mut text = String::new();
+        let mut line = |cells: &[String]| {
+            let mut rendered = String::new();
+            for (index, width_wanted) in widths.iter().enumerate() {
+                let cell = cells.get(index).map(String::as_str).unwrap_or("");
+                if index + 1 == columns {
+                    rendered.push_str(cell);
+                } else {
+                    let padding = width_wanted.saturating_sub(width(cell));
+                    let _ = write!(rendered, "{cell}{}  ", " ".repeat(padding));
+                }
+            }
+            text.push_str(rendered.trim_end());
+            text.push('\n');
+        };
+        line(&self.header);
+        for row in &self.rows {
+            line(row);
+        }
+        text
+    }
+}
+
+/// Display width, counted in characters: close enough for names with accents; wide CJK
+/// characters make their row one column wider, which only shifts that row.
+fn width(text: &str) -> usize {
+    text.chars().count()
+}
+
+/// Prints `value` as pretty JSON on standard output.
+pub fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    println!("{text}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_are_padded_to_the_widest_cell() {
+        let mut table = Table::new(["ID", "NAME"]);
+        table.row(["1", "Ødegaard Café"]);
+        table.row(["1234", "A"]);
+
+        let text = table.render();
+
+        assert_eq!(text, "ID    NAME\n1     Ødegaard Café\n1234  A\n");
+    }
+}

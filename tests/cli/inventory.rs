@@ -1,0 +1,111 @@
+//! `hyalto inventory import` and `inventory show`.
+
+use crate::helpers::{SMALL_INVENTORY, TestSite};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_is_shown_with_billed_quantities_and_unbilled_items_called_out() {
+    let site = TestSite::start().await;
+    let file = site.write_file("inventory.json", SMALL_INVENTORY);
+
+    let imported = site
+        .hyalto(&["inventory", "import", file.to_str().unwrap()])
+        .await
+        .ok();
+    let table = site.hyalto(&["inventory", "show"]).await.ok();
+    let json = site.hyalto(&["inventory", "show", "--json"]).await.ok();
+
+    assert!(imported.stdout.contains("4 new"), "{}", imported.stdout);
+    assert!(table.stdout.contains("UNMAPPED"));
+    assert!(table.stdout.contains("Unassigned services"));
+    let view: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let acme = &view["customers"][0];
+    assert_eq!(acme["id"], "acme");
+    let web = acme["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|service| service["id"] == "vm-acme-1")
+        .unwrap();
+    let quantities: Vec<(String, String)> = web["quantities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| {
+            (
+                q["meter"].as_str().unwrap().to_owned(),
+                q["quantity"].to_string(),
+            )
+        })
+        .collect();
+    assert!(quantities.contains(&("virtual_machine/ram".to_owned(), "6".to_owned())));
+    assert!(quantities.contains(&(
+        "virtual_machine/storage/performance".to_owned(),
+        "101".to_owned()
+    )));
+    assert_eq!(view["unassignedServices"][0]["id"], "vm-spare");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_file_changes_nothing_and_names_the_file_and_path() {
+    let site = TestSite::start().await;
+    let good = site.write_file("good.json", SMALL_INVENTORY);
+    site.hyalto(&["inventory", "import", good.to_str().unwrap()])
+        .await
+        .ok();
+    let before = site.hyalto(&["inventory", "show", "--json"]).await.ok();
+    let broken = SMALL_INVENTORY
+        .replace(
+            "\"takenAt\": \"2026-11-30T23:30:00Z\"",
+            "\"takenAt\": \"2026-12-02T00:00:00Z\"",
+        )
+        .replace(
+            "\"quantity\": 6144, \"unit\": \"MiB\"",
+            "\"quantity\": 6144, \"unit\": \"mib\"",
+        )
+        .replace("\"name\": \"tps\",", "");
+    let bad = site.write_file("bad.json", &broken);
+
+    let error = site
+        .hyalto(&["inventory", "import", bad.to_str().unwrap()])
+        .await
+        .failure();
+    let after = site.hyalto(&["inventory", "show", "--json"]).await.ok();
+
+    assert!(error.contains("bad.json"), "{error}");
+    assert!(error.contains("$.services[0].resources[1].unit"), "{error}");
+    assert!(error.contains("$.services[2].name"), "{error}");
+    assert!(error.contains("Nothing was imported"), "{error}");
+    assert_eq!(before.stdout, after.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_incomplete_snapshot_changes_nothing_unless_accepted() {
+    let site = TestSite::start().await;
+    let incomplete = SMALL_INVENTORY.replace(
+        "\"complete\": true",
+        "\"complete\": false, \"incompleteReasons\": [\"org Initech timed out\"]",
+    );
+    let file = site.write_file("partial.json", &incomplete);
+
+    let error = site
+        .hyalto(&["inventory", "import", file.to_str().unwrap()])
+        .await
+        .failure();
+    let empty = site.hyalto(&["inventory", "show"]).await.ok();
+    let accepted = site
+        .hyalto(&[
+            "inventory",
+            "import",
+            "--accept-incomplete",
+            file.to_str().unwrap(),
+        ])
+        .await
+        .ok();
+    let shown = site.hyalto(&["inventory", "show"]).await.ok();
+
+    assert!(error.contains("partial.json: $.complete"), "{error}");
+    assert!(error.contains("org Initech timed out"), "{error}");
+    assert!(empty.stdout.contains("No inventory yet"));
+    assert!(accepted.stdout.contains("INCOMPLETE"));
+    assert!(shown.stdout.contains("skipped by the sync"));
+}

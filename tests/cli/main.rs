@@ -1,0 +1,12 @@
+//! End-to-end tests of the `hyalto` binary: each test starts a ConnectWise sandbox in this
+//! process, gives the binary a fresh data dir, and runs it as a child process the way a user
+//! would.
+
+mod config;
+mod configure;
+mod demo;
+mod helpers;
+mod inventory;
+mod mapping;
+mod products;
+mod sync;

@@ -1,0 +1,123 @@
+//! `hyalto connectwise products`: setting, listing and removing product mappings.
+
+use crate::helpers::{SMALL_INVENTORY, TestSite};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_meter_is_mapped_by_identifier_with_a_price_and_unmapped_again() {
+    let site = TestSite::start().await;
+    site.configure().await;
+    let file = site.write_file("inventory.json", SMALL_INVENTORY);
+    site.hyalto(&["inventory", "import", file.to_str().unwrap()])
+        .await
+        .ok();
+
+    site.hyalto(&[
+        "connectwise",
+        "products",
+        "set",
+        "virtual_machine/storage/performance",
+        "--item",
+        "vmw-stor-perf-gb",
+        "--unit-price",
+        "0.25",
+    ])
+    .await
+    .ok();
+    let listed = site
+        .hyalto(&["connectwise", "products", "list", "--json"])
+        .await
+        .ok();
+    site.hyalto(&[
+        "connectwise",
+        "products",
+        "unset",
+        "virtual_machine/storage/performance",
+    ])
+    .await
+    .ok();
+    let after = site
+        .hyalto(&["connectwise", "products", "list", "--json"])
+        .await
+        .ok();
+
+    let rows: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["meter"] == "virtual_machine/storage/performance")
+        .unwrap();
+    assert_eq!(row["catalogItemId"], 4);
+    assert_eq!(row["unitPrice"].to_string(), "0.25");
+    let unmapped: serde_json::Value = serde_json::from_str(&after.stdout).unwrap();
+    let row = unmapped
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["meter"] == "virtual_machine/storage/performance")
+        .unwrap();
+    assert!(
+        row["catalogItemId"].is_null(),
+        "the inventory meter is listed as unmapped"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_catalog_item_or_meter_is_refused_with_what_to_do() {
+    let site = TestSite::start().await;
+    site.configure().await;
+
+    let item = site
+        .hyalto(&[
+            "connectwise",
+            "products",
+            "set",
+            "virtual_machine/cpu",
+            "--item",
+            "NO-SUCH-SKU",
+        ])
+        .await
+        .failure();
+    let meter = site
+        .hyalto(&[
+            "connectwise",
+            "products",
+            "set",
+            "vm-cpu",
+            "--item",
+            "VMW-VCPU",
+        ])
+        .await
+        .failure();
+
+    assert!(item.contains("no catalog item \"NO-SUCH-SKU\""), "{item}");
+    assert!(item.contains("--create-missing"), "{item}");
+    assert!(meter.contains("SERVICE_KIND/RESOURCE_KIND"), "{meter}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn defaults_without_create_missing_name_the_missing_items() {
+    let site = TestSite::start().await;
+    site.configure().await;
+
+    let defaults = site
+        .hyalto(&["connectwise", "products", "defaults"])
+        .await
+        .ok();
+    let created = site
+        .hyalto(&["connectwise", "products", "defaults", "--create-missing"])
+        .await
+        .ok();
+
+    assert!(
+        defaults
+            .stdout
+            .contains("Missing catalog items: VMW-VDC-CPU-GHZ")
+    );
+    assert!(
+        created
+            .stdout
+            .contains("created catalog item VMW-VDC-CPU-GHZ")
+    );
+    assert!(created.stdout.contains("created 1 catalog item(s)"));
+}
