@@ -9,12 +9,13 @@
 //! cancellation failed. A permission error stops every further write of the run.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::sync::Mutex;
 
 use chrono::Utc;
 use hyalto_connectwise::models::{
-    Addition, AgreementReference, CatalogItemReference, CompanyReference, CwDate, NewAddition,
-    NewAgreement, PatchOperation, Reference,
+    Addition, Agreement, AgreementReference, CatalogItemReference, CompanyReference, CwDate,
+    NewAddition, NewAgreement, PatchOperation, Reference,
 };
 use hyalto_connectwise::{Client, Error, Field, ListQuery};
 use hyalto_domain::{CustomerId, MeterKey, ServiceId};
@@ -22,14 +23,49 @@ use hyalto_store::{
     AdditionLink, AdditionState, AgreementLink, AuditOperation, AuditStatus, NewAuditEntry, RunId,
     Store,
 };
+use serde::Serialize;
 use serde_json::json;
 
 use crate::keys::child_notes;
 use crate::known::KnownCustomer;
 use crate::plan::{ChildRef, CustomerPlan, Operation};
 
-/// The audit reason of a record adopted right after the answer to its creation was lost.
-const LOST_AND_FOUND: &str = "the answer to its creation was lost; found by its ownership key";
+/// The audit reason of a write whose answer was lost but which ConnectWise shows applied.
+const LOST_AND_FOUND: &str =
+    "the answer was lost; ConnectWise shows the write (found by ownership key or read back)";
+
+/// The audit entry of one write, before its outcome is known.
+struct Audit<'r> {
+    operation: AuditOperation,
+    target_kind: &'static str,
+    target_id: Option<i64>,
+    reason: &'r str,
+    before: Option<serde_json::Value>,
+}
+
+impl<'r> Audit<'r> {
+    fn new(operation: AuditOperation, target_kind: &'static str, reason: &'r str) -> Audit<'r> {
+        Audit {
+            operation,
+            target_kind,
+            target_id: None,
+            reason,
+            before: None,
+        }
+    }
+
+    /// The record written, when it exists before the write.
+    fn on(mut self, target_id: i64) -> Audit<'r> {
+        self.target_id = Some(target_id);
+        self
+    }
+
+    /// What the record held before the write.
+    fn with_before(mut self, before: Option<serde_json::Value>) -> Audit<'r> {
+        self.before = before;
+        self
+    }
+}
 
 /// What applying one customer's plan did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -103,17 +139,6 @@ struct Work<'a> {
     failed_meters: HashSet<(ServiceId, MeterKey)>,
     counts: AppliedCounts,
     errors: Vec<String>,
-}
-
-impl Work<'_> {
-    /// Notes a create whose answer was lost and whose record was not found by its key.
-    fn lost(&mut self, key: &str) {
-        self.counts.failed += 1;
-        self.errors.push(format!(
-            "the answer to creating the record with key {key} was lost and it was not found; \
-             the next sync adopts or creates it"
-        ));
-    }
 }
 
 impl<S: Store> Applier<'_, S> {
@@ -213,55 +238,19 @@ impl<S: Store> Applier<'_, S> {
                 body.no_ending_date_flag = Some(true);
                 body.internal_notes = Some(child_notes(key));
 
+                let audit = Audit::new(AuditOperation::CreateChildAgreement, "agreement", reason);
                 let result = self.client.create_agreement(&body).await;
-                let agreement_id = match result {
-                    Ok(agreement) => {
-                        let after = serde_json::to_value(&agreement).ok();
-                        self.audit(
-                            customer,
-                            AuditOperation::CreateChildAgreement,
-                            "agreement",
-                            Some(agreement.id),
-                            reason,
-                            None,
-                            after,
-                            None,
-                        )
-                        .await;
-                        agreement.id
-                    }
-                    Err(error) => {
-                        let body_json = serde_json::to_value(&body).ok();
-                        let unknown = self
-                            .after_failure(
-                                work,
-                                &error,
-                                AuditOperation::CreateChildAgreement,
-                                "agreement",
-                                None,
-                                reason,
-                                body_json,
-                            )
-                            .await;
-                        if !unknown {
-                            return false;
-                        }
-                        match self.find_child(*parent_agreement_id, key).await {
-                            Some(id) => {
-                                self.audit_adoption(customer, "agreement", id, LOST_AND_FOUND)
-                                    .await;
-                                id
-                            }
-                            None => {
-                                work.lost(key);
-                                return false;
-                            }
-                        }
-                    }
+                let sent = serde_json::to_value(&body).ok();
+                let check = self.find_child(*parent_agreement_id, key);
+                let Some(agreement) = self
+                    .confirm(work, &audit, result, sent, |agreement| agreement.id, check)
+                    .await
+                else {
+                    return false;
                 };
 
                 let link = AgreementLink {
-                    agreement_id,
+                    agreement_id: agreement.id,
                     service: service.clone(),
                     customer: customer.clone(),
                     parent_agreement_id: *parent_agreement_id,
@@ -271,13 +260,14 @@ impl<S: Store> Applier<'_, S> {
                 if !self.record_agreement(work, link).await {
                     return false;
                 }
-                work.created_children.insert(service.clone(), agreement_id);
+                work.created_children.insert(service.clone(), agreement.id);
                 work.counts.created_agreements += 1;
                 tracing::info!(
                     customer.id = %customer,
                     service.id = %service,
-                    cw.agreement_id = agreement_id,
-                    "created child agreement {agreement_id} for service {service}"
+                    cw.agreement_id = agreement.id,
+                    "created child agreement {} for service {service}",
+                    agreement.id
                 );
                 true
             }
@@ -295,6 +285,8 @@ impl<S: Store> Applier<'_, S> {
                 key,
                 reason,
             } => {
+                // A line for a child created earlier in this run goes on that child; if its
+                // creation failed, the line waits for the next sync.
                 let agreement_id = match child {
                     ChildRef::Existing { agreement_id } => *agreement_id,
                     ChildRef::Planned => match work.created_children.get(service) {
@@ -313,56 +305,15 @@ impl<S: Store> Applier<'_, S> {
                 body.invoice_description = Some(invoice_description.clone());
                 body.serial_number = Some(key.clone());
 
+                let audit = Audit::new(AuditOperation::CreateAddition, "addition", reason);
                 let result = self.client.create_addition(agreement_id, &body).await;
-                let addition = match result {
-                    Ok(addition) => {
-                        let after = serde_json::to_value(&addition).ok();
-                        self.audit(
-                            customer,
-                            AuditOperation::CreateAddition,
-                            "addition",
-                            Some(addition.id),
-                            reason,
-                            None,
-                            after,
-                            None,
-                        )
-                        .await;
-                        addition
-                    }
-                    Err(error) => {
-                        let body_json = serde_json::to_value(&body).ok();
-                        let unknown = self
-                            .after_failure(
-                                work,
-                                &error,
-                                AuditOperation::CreateAddition,
-                                "addition",
-                                None,
-                                reason,
-                                body_json,
-                            )
-                            .await;
-                        if !unknown {
-                            return false;
-                        }
-                        match self.find_addition(agreement_id, key).await {
-                            Some(addition) => {
-                                self.audit_adoption(
-                                    customer,
-                                    "addition",
-                                    addition.id,
-                                    LOST_AND_FOUND,
-                                )
-                                .await;
-                                addition
-                            }
-                            None => {
-                                work.lost(key);
-                                return false;
-                            }
-                        }
-                    }
+                let sent = serde_json::to_value(&body).ok();
+                let check = self.find_addition(agreement_id, key);
+                let Some(addition) = self
+                    .confirm(work, &audit, result, sent, |addition| addition.id, check)
+                    .await
+                else {
+                    return false;
                 };
 
                 let link = AdditionLink {
@@ -404,25 +355,21 @@ impl<S: Store> Applier<'_, S> {
                 reason,
                 ..
             } => {
+                let audit = Audit::new(AuditOperation::UpdateAddition, "addition", reason)
+                    .on(*addition_id)
+                    .with_before(Some(json!({ "quantity": from })));
                 let patch = [PatchOperation::replace("quantity", *to)];
-                let before = Some(json!({ "quantity": from }));
                 let result = self
                     .client
                     .patch_addition(*agreement_id, *addition_id, &patch)
                     .await;
+                let check = self.read_addition(*agreement_id, *addition_id, |addition| {
+                    addition.quantity == Some(*to)
+                });
                 let confirmed = self
-                    .patch_outcome(
-                        work,
-                        result,
-                        AuditOperation::UpdateAddition,
-                        *addition_id,
-                        reason,
-                        before,
-                        |addition| addition.quantity == Some(*to),
-                        *agreement_id,
-                    )
+                    .confirm(work, &audit, result, None, |addition| addition.id, check)
                     .await;
-                if !confirmed {
+                if confirmed.is_none() {
                     return false;
                 }
 
@@ -455,28 +402,22 @@ impl<S: Store> Applier<'_, S> {
                 reason,
                 ..
             } => {
-                let patch = [PatchOperation::replace(
-                    "cancelledDate",
-                    CwDate(*cancelled_date),
-                )];
+                let audit = Audit::new(AuditOperation::CancelAddition, "addition", reason)
+                    .on(*addition_id)
+                    .with_before(Some(json!({ "cancelledDate": null })));
+                let wanted = CwDate(*cancelled_date);
+                let patch = [PatchOperation::replace("cancelledDate", wanted)];
                 let result = self
                     .client
                     .patch_addition(*agreement_id, *addition_id, &patch)
                     .await;
-                let wanted = CwDate(*cancelled_date);
+                let check = self.read_addition(*agreement_id, *addition_id, |addition| {
+                    addition.cancelled_date == Some(wanted)
+                });
                 let confirmed = self
-                    .patch_outcome(
-                        work,
-                        result,
-                        AuditOperation::CancelAddition,
-                        *addition_id,
-                        reason,
-                        None,
-                        |addition| addition.cancelled_date == Some(wanted),
-                        *agreement_id,
-                    )
+                    .confirm(work, &audit, result, None, |addition| addition.id, check)
                     .await;
-                if !confirmed {
+                if confirmed.is_none() {
                     return false;
                 }
 
@@ -506,53 +447,23 @@ impl<S: Store> Applier<'_, S> {
                 end_date,
                 reason,
             } => {
+                let audit = Audit::new(AuditOperation::EndChildAgreement, "agreement", reason)
+                    .on(*agreement_id)
+                    .with_before(Some(json!({ "endDate": null, "noEndingDateFlag": true })));
+                let wanted = CwDate(*end_date);
                 let patch = [
-                    PatchOperation::replace("endDate", CwDate(*end_date)),
+                    PatchOperation::replace("endDate", wanted),
                     PatchOperation::replace("noEndingDateFlag", false),
                 ];
                 let result = self.client.patch_agreement(*agreement_id, &patch).await;
-                let outcome = match result {
-                    Ok(agreement) => {
-                        let after = serde_json::to_value(&agreement).ok();
-                        self.audit(
-                            customer,
-                            AuditOperation::EndChildAgreement,
-                            "agreement",
-                            Some(*agreement_id),
-                            reason,
-                            None,
-                            after,
-                            None,
-                        )
-                        .await;
-                        true
-                    }
-                    Err(error) => {
-                        let unknown = self
-                            .after_failure(
-                                work,
-                                &error,
-                                AuditOperation::EndChildAgreement,
-                                "agreement",
-                                Some(*agreement_id),
-                                reason,
-                                None,
-                            )
-                            .await;
-                        // A lost answer is checked by reading the agreement back.
-                        let applied =
-                            unknown
-                                && self.client.agreement(*agreement_id).await.is_ok_and(
-                                    |agreement| agreement.end_date == Some(CwDate(*end_date)),
-                                );
-                        if unknown && !applied {
-                            work.counts.failed += 1;
-                            work.errors.push(error.to_string());
-                        }
-                        applied
-                    }
+                let check = async {
+                    let agreement = self.client.agreement(*agreement_id).await.ok()?;
+                    (agreement.end_date == Some(wanted)).then_some(agreement)
                 };
-                if !outcome {
+                let confirmed = self
+                    .confirm(work, &audit, result, None, |agreement| agreement.id, check)
+                    .await;
+                if confirmed.is_none() {
                     return false;
                 }
 
@@ -591,7 +502,7 @@ impl<S: Store> Applier<'_, S> {
                 if !self.record_agreement(work, link).await {
                     return false;
                 }
-                self.audit_adoption(customer, "agreement", *agreement_id, reason)
+                self.adopted(customer, "agreement", *agreement_id, reason)
                     .await;
                 work.counts.adopted += 1;
                 tracing::info!(
@@ -634,7 +545,7 @@ impl<S: Store> Applier<'_, S> {
                 if !self.record_addition(work, link).await {
                     return false;
                 }
-                self.audit_adoption(customer, "addition", *addition_id, reason)
+                self.adopted(customer, "addition", *addition_id, reason)
                     .await;
                 work.counts.adopted += 1;
                 tracing::info!(
@@ -649,20 +560,69 @@ impl<S: Store> Applier<'_, S> {
         }
     }
 
-    /// Logs and audits a failed write. Returns true when the outcome is unknown (the caller
-    /// then looks the record up), false when it failed for sure.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "an audit entry has that many parts"
-    )]
-    async fn after_failure(
+    /// Audits the outcome of a write and returns the record written.
+    ///
+    /// On success the record is audited with what ConnectWise returned. On a lost answer,
+    /// `check` looks in ConnectWise (by ownership key for a create, by reading the record back
+    /// for a change): a record found is the write's result and is audited as adopted. Anything
+    /// else is a failure, already audited and counted, and gives `None`.
+    async fn confirm<T: Serialize>(
         &self,
         work: &mut Work<'_>,
+        audit: &Audit<'_>,
+        result: Result<T, Error>,
+        sent: Option<serde_json::Value>,
+        id: impl Fn(&T) -> i64,
+        check: impl Future<Output = Option<T>>,
+    ) -> Option<T> {
+        let error = match result {
+            Ok(record) => {
+                let after = serde_json::to_value(&record).ok();
+                self.succeeded(&work.plan.customer, audit, id(&record), after)
+                    .await;
+                return Some(record);
+            }
+            Err(error) => error,
+        };
+
+        if !self.settle(work, audit, &error, sent).await {
+            return None;
+        }
+        match check.await {
+            Some(record) => {
+                let customer = work.plan.customer.clone();
+                self.adopted(&customer, audit.target_kind, id(&record), LOST_AND_FOUND)
+                    .await;
+                Some(record)
+            }
+            None => {
+                work.counts.failed += 1;
+                work.errors.push(format!(
+                    "{error}; ConnectWise does not show the write, so the next sync checks again"
+                ));
+                None
+            }
+        }
+    }
+
+    /// Reads an addition back and keeps it when `applied` holds.
+    async fn read_addition(
+        &self,
+        agreement_id: i64,
+        addition_id: i64,
+        applied: impl Fn(&Addition) -> bool,
+    ) -> Option<Addition> {
+        let addition = self.client.addition(agreement_id, addition_id).await.ok()?;
+        applied(&addition).then_some(addition)
+    }
+
+    /// Logs and audits a failed write. Returns true when the outcome is unknown (the caller
+    /// then checks ConnectWise), false when it failed for sure.
+    async fn settle(
+        &self,
+        work: &mut Work<'_>,
+        audit: &Audit<'_>,
         error: &Error,
-        operation: AuditOperation,
-        target_kind: &str,
-        target_id: Option<i64>,
-        reason: &str,
         sent: Option<serde_json::Value>,
     ) -> bool {
         let customer = &work.plan.customer;
@@ -672,26 +632,16 @@ impl<S: Store> Applier<'_, S> {
         } else {
             AuditStatus::Failed
         };
-        self.audit_with(
-            customer,
-            operation.clone(),
-            target_kind,
-            target_id,
-            reason,
-            None,
-            sent,
-            status,
-            error.request_id().map(str::to_owned),
-            Some(error.to_string()),
-        )
-        .await;
+        self.append(customer, audit, audit.target_id, sent, status, Some(error))
+            .await;
 
+        let operation = &audit.operation;
         if unknown {
             tracing::warn!(
                 customer.id = %customer,
                 operation = %operation,
                 error = %error,
-                "the answer to {operation} was lost; looking the record up"
+                "the answer to {operation} was lost; checking ConnectWise"
             );
             return true;
         }
@@ -709,69 +659,8 @@ impl<S: Store> Applier<'_, S> {
         false
     }
 
-    /// Audits a PATCH of an addition; on a lost answer, reads the addition back and accepts
-    /// the write when `applied` holds. Returns whether the write is known to be applied.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "an audit entry has that many parts"
-    )]
-    async fn patch_outcome(
-        &self,
-        work: &mut Work<'_>,
-        result: Result<Addition, Error>,
-        operation: AuditOperation,
-        addition_id: i64,
-        reason: &str,
-        before: Option<serde_json::Value>,
-        applied: impl Fn(&Addition) -> bool,
-        agreement_id: i64,
-    ) -> bool {
-        let customer = work.plan.customer.clone();
-        match result {
-            Ok(addition) => {
-                let after = serde_json::to_value(&addition).ok();
-                self.audit(
-                    &customer,
-                    operation,
-                    "addition",
-                    Some(addition_id),
-                    reason,
-                    before,
-                    after,
-                    None,
-                )
-                .await;
-                true
-            }
-            Err(error) => {
-                let unknown = self
-                    .after_failure(
-                        work,
-                        &error,
-                        operation,
-                        "addition",
-                        Some(addition_id),
-                        reason,
-                        None,
-                    )
-                    .await;
-                if !unknown {
-                    return false;
-                }
-                match self.client.addition(agreement_id, addition_id).await {
-                    Ok(addition) if applied(&addition) => true,
-                    _ => {
-                        work.counts.failed += 1;
-                        work.errors.push(error.to_string());
-                        false
-                    }
-                }
-            }
-        }
-    }
-
     /// Finds a running child of `parent` carrying `key`.
-    async fn find_child(&self, parent: i64, key: &str) -> Option<i64> {
+    async fn find_child(&self, parent: i64, key: &str) -> Option<Agreement> {
         let query = ListQuery::filter(
             Field::new("parentAgreement/id")
                 .eq(parent)
@@ -781,7 +670,6 @@ impl<S: Store> Applier<'_, S> {
         found
             .into_iter()
             .find(|child| child.cancelled_flag != Some(true))
-            .map(|child| child.id)
     }
 
     /// Finds an active addition of `agreement_id` carrying `key`.
@@ -827,80 +715,54 @@ impl<S: Store> Applier<'_, S> {
         true
     }
 
-    async fn audit_adoption(&self, customer: &CustomerId, kind: &str, id: i64, reason: &str) {
-        self.audit(
-            customer,
-            AuditOperation::AdoptRecord,
-            kind,
-            Some(id),
-            reason,
-            None,
-            None,
-            None,
-        )
-        .await;
+    /// Audits a record adopted without a ConnectWise write.
+    async fn adopted(&self, customer: &CustomerId, kind: &'static str, id: i64, reason: &str) {
+        let audit = Audit::new(AuditOperation::AdoptRecord, kind, reason);
+        self.succeeded(customer, &audit, id, None).await;
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "an audit entry has that many parts"
-    )]
-    async fn audit(
+    /// Audits a write ConnectWise confirmed.
+    async fn succeeded(
         &self,
         customer: &CustomerId,
-        operation: AuditOperation,
-        target_kind: &str,
-        target_id: Option<i64>,
-        reason: &str,
-        before: Option<serde_json::Value>,
+        audit: &Audit<'_>,
+        target_id: i64,
         after: Option<serde_json::Value>,
-        request_id: Option<String>,
     ) {
-        self.audit_with(
+        self.append(
             customer,
-            operation,
-            target_kind,
-            target_id,
-            reason,
-            before,
+            audit,
+            Some(target_id),
             after,
             AuditStatus::Succeeded,
-            request_id,
             None,
         )
         .await;
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "an audit entry has that many parts"
-    )]
-    async fn audit_with(
+    /// Appends one audit entry.
+    async fn append(
         &self,
         customer: &CustomerId,
-        operation: AuditOperation,
-        target_kind: &str,
+        audit: &Audit<'_>,
         target_id: Option<i64>,
-        reason: &str,
-        before: Option<serde_json::Value>,
         after: Option<serde_json::Value>,
         status: AuditStatus,
-        request_id: Option<String>,
-        error_message: Option<String>,
+        error: Option<&Error>,
     ) {
         let entry = NewAuditEntry {
             at: Utc::now(),
             run: Some(self.run),
             customer: Some(customer.clone()),
-            operation,
-            target_kind: target_kind.to_owned(),
+            operation: audit.operation.clone(),
+            target_kind: audit.target_kind.to_owned(),
             target_id,
-            reason: reason.to_owned(),
-            before,
+            reason: audit.reason.to_owned(),
+            before: audit.before.clone(),
             after,
             status,
-            request_id,
-            error_message,
+            request_id: error.and_then(Error::request_id).map(str::to_owned),
+            error_message: error.map(ToString::to_string),
         };
         // The write already happened; a failing audit log must not undo it or stop the run,
         // but it is an error someone has to look at.

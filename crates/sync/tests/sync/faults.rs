@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::helpers::*;
-use hyalto_store::MappingOptions;
+use hyalto_store::{AuditFilter, AuditOperation, AuditStatus, MappingOptions, Store as _};
 use hyalto_sync::SyncConfig;
 
 /// O'Brien with two VMs and Müller with an edge gateway, mapped and imported.
@@ -72,6 +72,24 @@ async fn a_lost_answer_to_an_addition_post_never_duplicates_it() {
         first.created_additions, 7,
         "lost answers are found by key at once"
     );
+    let entries = world
+        .store
+        .audit_entries(&AuditFilter {
+            run: Some(first.run_id),
+            limit: 1000,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    let unknown = entries
+        .iter()
+        .filter(|e| e.entry.status == AuditStatus::Unknown)
+        .count();
+    let found = entries
+        .iter()
+        .filter(|e| e.entry.operation == AuditOperation::AdoptRecord)
+        .count();
+    assert_eq!((unknown, found), (2, 2));
     assert_eq!(rerun.created_additions, 0);
     assert_billed_exactly_once(&world).await;
     world.take_stats().await;
@@ -177,6 +195,27 @@ async fn a_missing_permission_stops_every_write_and_names_the_right() {
     assert_eq!(report.created_additions, 0);
     // One child was created, its first addition refused, and nothing was tried after that.
     assert_eq!(method_count(&stats, "POST"), 2, "{stats}");
+    let failed: Vec<_> = world
+        .store
+        .audit_entries(&AuditFilter {
+            run: Some(report.run_id),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.entry.status == AuditStatus::Failed)
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0].entry.request_id.is_some());
+    assert!(
+        failed[0]
+            .entry
+            .error_message
+            .as_deref()
+            .unwrap()
+            .contains("403")
+    );
 }
 
 #[tokio::test]
