@@ -109,3 +109,41 @@ async fn an_incomplete_snapshot_changes_nothing_unless_accepted() {
     assert!(accepted.stdout.contains("INCOMPLETE"));
     assert!(shown.stdout.contains("skipped by the sync"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vm_with_several_disks_on_one_tier_imports_as_their_sum() {
+    let site = TestSite::start().await;
+    let one_disk =
+        r#"{ "kind": "storage", "tier": "performance", "quantity": 100.5, "unit": "GiB" }"#;
+    let three_disks = SMALL_INVENTORY.replace(
+        one_disk,
+        r#"{ "kind": "storage", "tier": "performance", "quantity": 100, "unit": "GiB" },
+           { "kind": "storage", "tier": "performance", "quantity": 60, "unit": "GiB" },
+           { "kind": "storage", "tier": "performance", "quantity": 40960, "unit": "MiB" }"#,
+    );
+    assert_ne!(three_disks, SMALL_INVENTORY);
+    let file = site.write_file("three-disks.json", &three_disks);
+
+    let imported = site
+        .hyalto(&["inventory", "import", file.to_str().unwrap()])
+        .await
+        .ok();
+    let json = site.hyalto(&["inventory", "show", "--json"]).await.ok();
+
+    assert!(imported.stdout.contains("4 new"), "{}", imported.stdout);
+    let view: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let web = view["customers"][0]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|service| service["id"] == "vm-acme-1")
+        .unwrap();
+    let storage: Vec<String> = web["quantities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["meter"] == "virtual_machine/storage/performance")
+        .map(|q| format!("{} {}", q["quantity"], q["unit"].as_str().unwrap()))
+        .collect();
+    assert_eq!(storage, ["200 GiB"]);
+}

@@ -1,5 +1,9 @@
 //! `hyalto connectwise products`: setting, listing and removing product mappings.
 
+use std::path::Path;
+
+use hyalto_cw_sandbox::{SandboxConfig, Seed};
+
 use crate::helpers::{SMALL_INVENTORY, TestSite};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -96,8 +100,55 @@ async fn an_unknown_catalog_item_or_meter_is_refused_with_what_to_do() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn defaults_without_create_missing_name_the_missing_items() {
+async fn defaults_map_every_default_meter_to_an_item_of_the_demo_seed() {
     let site = TestSite::start().await;
+    site.configure().await;
+
+    let defaults = site
+        .hyalto(&["connectwise", "products", "defaults"])
+        .await
+        .ok();
+    let listed = site
+        .hyalto(&["connectwise", "products", "list", "--json"])
+        .await
+        .ok();
+
+    assert!(
+        !defaults.stdout.contains("Missing catalog items"),
+        "{}",
+        defaults.stdout
+    );
+    let rows: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert!(
+        rows.iter().all(|row| row["catalogItemId"].is_i64()),
+        "every meter is mapped: {rows:#?}"
+    );
+    let vdc_cpu = rows
+        .iter()
+        .find(|row| row["meter"] == "virtual_data_center/cpu")
+        .unwrap();
+    assert_eq!(vdc_cpu["catalogItemId"], 8);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn defaults_without_create_missing_name_the_missing_items() {
+    // The demo seed without its VDC CPU item, written where the sandbox can read it.
+    let seed_dir = tempfile::tempdir().unwrap();
+    let demo_seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/cw-sandbox/seed/demo.json");
+    let mut seed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(demo_seed).unwrap()).unwrap();
+    let catalog = seed["catalog"].as_array_mut().unwrap();
+    let before = catalog.len();
+    catalog.retain(|item| item["identifier"] != "VMW-VDC-CPU-GHZ");
+    assert_eq!(catalog.len(), before - 1);
+    let seed_file = seed_dir.path().join("seed.json");
+    std::fs::write(&seed_file, seed.to_string()).unwrap();
+    let site = TestSite::start_with(SandboxConfig {
+        seed: Seed::File(seed_file),
+        ..SandboxConfig::default()
+    })
+    .await;
     site.configure().await;
 
     let defaults = site

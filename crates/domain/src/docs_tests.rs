@@ -1,5 +1,6 @@
 //! Tests that keep `docs/` true: the commented example imports and round-trips, it meters as
-//! its comments say, and the JSON Schema agrees with the example and with the code.
+//! its comments say, the JSON Schema agrees with the example and with the code, and every page
+//! tells the same story about incomplete snapshots and repeated resources.
 //!
 //! No JSON Schema crate is used (the domain crate stays small), so a minimal validator below
 //! covers exactly the keywords `docs/inventory.schema.json` uses, except `pattern` and `format`,
@@ -500,4 +501,47 @@ fn decimal(value: &Value) -> Decimal {
     } else {
         text.parse().expect("a decimal number")
     }
+}
+
+/// The text of a Markdown page from the heading `heading` to the next heading of its level.
+fn section(page: &str, heading: &str) -> String {
+    let text = read_doc(page);
+    let start = text
+        .find(heading)
+        .unwrap_or_else(|| panic!("{page} has no heading {heading:?}"));
+    let level = heading.split(' ').next().unwrap_or_default();
+    let rest = &text[start + heading.len()..];
+    let end = rest.find(&format!("\n{level} ")).unwrap_or(rest.len());
+    rest[..end].to_owned()
+}
+
+#[test]
+fn every_page_says_an_incomplete_snapshot_is_refused_unless_accepted() {
+    let format = section("inventory-format.md", "## Completeness");
+    let cli = section("cli.md", "### `hyalto inventory import");
+    let example = read_doc("inventory.example.jsonc");
+    let schema = schema();
+    let complete = schema["properties"]["complete"]["description"]
+        .as_str()
+        .unwrap();
+
+    for (name, text) in [
+        ("inventory-format.md", format.as_str()),
+        ("cli.md", cli.as_str()),
+        ("inventory.example.jsonc", example.as_str()),
+        ("inventory.schema.json", complete),
+    ] {
+        assert!(text.contains("--accept-incomplete"), "{name}: {text}");
+        assert!(text.contains("refuse"), "{name}: {text}");
+    }
+    assert!(format.contains("changes nothing"), "{format}");
+    assert!(cli.contains("changes nothing"), "{cli}");
+}
+
+#[test]
+fn the_format_page_says_repeated_resources_are_merged_on_import() {
+    let units = section("inventory-format.md", "### Units");
+
+    assert!(units.contains("**merges**"), "{units}");
+    assert!(units.contains("exactly"), "{units}");
 }

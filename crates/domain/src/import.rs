@@ -17,8 +17,8 @@ use serde_json::{Map, Value};
 
 use crate::ids::{CustomerId, IdError, MAX_ID_CHARS, ServiceId, SourceId, check_id};
 use crate::inventory::{
-    Completeness, Customer, Dimension, ParseError, PowerState, Resource, ResourceKind, Service,
-    ServiceKind, Snapshot, Unit, unit_list,
+    Completeness, Customer, ParseError, PowerState, Resource, ResourceKind, Service, ServiceKind,
+    Snapshot, Unit, unit_list,
 };
 
 /// The value of `format` this version reads and writes.
@@ -104,8 +104,12 @@ fn describe_invalid(file: &Path, problems: &[Problem]) -> String {
 }
 
 /// Parses and validates an inventory snapshot in the import format. `file` is only used in
-/// error messages. An incomplete snapshot parses fine: refusing to retire services from it is
-/// the caller's job.
+/// error messages.
+///
+/// Resources of one kind and tier on a service come back merged into one, so each service
+/// lists each kind and tier once. An incomplete snapshot parses fine: deciding what to do with
+/// it is the caller's job (`hyalto inventory import` refuses it unless `--accept-incomplete`,
+/// and nothing is ever retired from it).
 pub fn parse_snapshot(text: &str, file: &Path) -> Result<Snapshot, ImportError> {
     // Some Windows tools start JSON files with a byte order mark, which JSON itself forbids.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -769,6 +773,12 @@ impl Checker {
             .ok()
     }
 
+    /// Reads a service's resources and merges those of one kind and tier into one resource.
+    ///
+    /// A VM with three disks on one storage policy is normal, and metering sums them anyway;
+    /// merging here means the rest of hyalto (the store above all) sees each kind and tier once.
+    /// The merged resource keeps the place and the unit of the first of them, and the others
+    /// are converted into that unit exactly or refused.
     fn resources(&mut self, map: &Map<String, Value>, path: &str) -> Option<Vec<Resource>> {
         let hint = "list what the service uses, for example \"resources\": [{\"kind\": \"cpu\", \
                     \"quantity\": 2, \"unit\": \"count\"}], or [] if nothing is billed";
@@ -776,9 +786,8 @@ impl Checker {
         let value = self.required(map, path, "resources", hint)?;
         let items = self.array(value, &list_path, hint)?;
 
-        let mut resources = Vec::with_capacity(items.len());
-        let mut dimensions: HashMap<(ResourceKind, Option<String>), (Dimension, Unit)> =
-            HashMap::new();
+        let mut resources: Vec<Resource> = Vec::with_capacity(items.len());
+        let mut positions: HashMap<(ResourceKind, Option<String>), usize> = HashMap::new();
         let mut valid = true;
         for (index, item) in items.iter().enumerate() {
             let item_path = format!("{list_path}[{index}]");
@@ -787,33 +796,74 @@ impl Checker {
                 continue;
             };
 
-            // Amounts of one kind and tier are summed when metered, so they must be in units
-            // that convert into each other.
             let key = (resource.kind.clone(), resource.tier.clone());
-            let dimension = resource.unit.dimension();
-            match dimensions.get(&key) {
-                Some((first, unit)) if *first != dimension => {
-                    self.problem(
-                        field_path(&item_path, "unit"),
-                        format!(
-                            "an earlier {} resource of this service with the same tier is in \
-                             {:?}, which {:?} cannot be converted to or from; report both in \
-                             units of one kind (a count, a frequency or a size)",
-                            resource.kind,
-                            unit.as_str(),
-                            resource.unit.as_str(),
-                        ),
-                    );
-                    valid = false;
+            match positions.get(&key) {
+                Some(&position) => {
+                    if !self.merge(&mut resources[position], &resource, &item_path) {
+                        valid = false;
+                    }
                 }
-                Some(_) => {}
                 None => {
-                    dimensions.insert(key, (dimension, resource.unit));
+                    positions.insert(key, resources.len());
+                    resources.push(resource);
                 }
             }
-            resources.push(resource);
         }
         valid.then_some(resources)
+    }
+
+    /// Adds `extra` into `total`, an earlier resource of the same kind and tier, in `total`'s
+    /// unit. Records a problem and returns false when that cannot be done exactly.
+    fn merge(&mut self, total: &mut Resource, extra: &Resource, path: &str) -> bool {
+        // Amounts of one kind and tier are summed, so they must be in units that convert into
+        // each other.
+        if total.unit.dimension() != extra.unit.dimension() {
+            self.problem(
+                field_path(path, "unit"),
+                format!(
+                    "an earlier {} resource of this service with the same tier is in {:?}, which \
+                     {:?} cannot be converted to or from; report both in units of one kind (a \
+                     count, a frequency or a size)",
+                    extra.kind,
+                    total.unit.as_str(),
+                    extra.unit.as_str(),
+                ),
+            );
+            return false;
+        }
+
+        let Some(converted) = convert_exactly(extra.quantity, extra.unit, total.unit) else {
+            self.problem(
+                field_path(path, "quantity"),
+                format!(
+                    "{} {} cannot be converted exactly into {:?}, the unit of an earlier {} \
+                     resource of this service with the same tier; report both in the same unit",
+                    extra.quantity,
+                    extra.unit.as_str(),
+                    total.unit.as_str(),
+                    extra.kind,
+                ),
+            );
+            return false;
+        };
+
+        let Some(sum) = add_exactly(total.quantity, converted)
+            .filter(|sum| *sum <= Decimal::from(MAX_QUANTITY))
+        else {
+            self.problem(
+                field_path(path, "quantity"),
+                format!(
+                    "the {} resources of this service with the same tier add up to more than \
+                     {MAX_QUANTITY} {} or to more digits than can be held exactly; check the \
+                     export's units",
+                    extra.kind,
+                    total.unit.as_str(),
+                ),
+            );
+            return false;
+        };
+        total.quantity = sum;
+        true
     }
 
     fn resource(&mut self, value: &Value, path: &str) -> Option<Resource> {
@@ -979,6 +1029,75 @@ impl Checker {
             );
         }
     }
+}
+
+/// Converts `quantity` from one unit into another of the same dimension, or `None` when the
+/// result cannot be held exactly in a [`Decimal`] (such as 1.23456789 GB in GiB, which needs
+/// 30 decimal places).
+///
+/// The arithmetic is done on integers: the quantity is `mantissa / 10^scale`, so the result is
+/// the fraction `mantissa × from / (10^scale × to)` of the units' integer base factors, and it
+/// has a finite decimal form only when the reduced denominator has no prime factors but 2 and
+/// 5. Decimal division would round silently instead.
+fn convert_exactly(quantity: Decimal, from: Unit, to: Unit) -> Option<Decimal> {
+    if from == to {
+        return Some(quantity);
+    }
+    if from.dimension() != to.dimension() {
+        return None;
+    }
+
+    let from_factor = u128::try_from(from.base_factor().mantissa()).ok()?;
+    let to_factor = u128::try_from(to.base_factor().mantissa()).ok()?;
+    let common = gcd(from_factor, to_factor);
+    let mantissa = u128::try_from(quantity.mantissa()).ok()?;
+    let numerator = mantissa.checked_mul(from_factor / common)?;
+    let denominator = 10_u128
+        .checked_pow(quantity.scale())?
+        .checked_mul(to_factor / common)?;
+
+    let common = gcd(numerator, denominator);
+    let (numerator, denominator) = (numerator / common, denominator / common);
+
+    // Write the denominator as 2^twos × 5^fives; anything else has no finite decimal form.
+    let mut rest = denominator;
+    let (mut twos, mut fives) = (0_u32, 0_u32);
+    while rest % 2 == 0 {
+        rest /= 2;
+        twos += 1;
+    }
+    while rest % 5 == 0 {
+        rest /= 5;
+        fives += 1;
+    }
+    if rest != 1 {
+        return None;
+    }
+
+    // Scaling the fraction to the denominator 10^scale gives the result's mantissa.
+    let scale = twos.max(fives);
+    let widen = 2_u128
+        .checked_pow(scale - twos)?
+        .checked_mul(5_u128.checked_pow(scale - fives)?)?;
+    let mantissa = i128::try_from(numerator.checked_mul(widen)?).ok()?;
+    Decimal::try_from_i128_with_scale(mantissa, scale)
+        .ok()
+        .map(|result| result.normalize())
+}
+
+/// Adds two quantities, or `None` when the sum would need more digits than a [`Decimal`]
+/// holds. Decimal addition rounds such a sum silently, which shows as a smaller scale.
+fn add_exactly(left: Decimal, right: Decimal) -> Option<Decimal> {
+    let sum = left.checked_add(right)?;
+    (sum.scale() >= left.scale().max(right.scale())).then_some(sum)
+}
+
+/// The greatest common divisor, by Euclid's algorithm.
+fn gcd(mut left: u128, mut right: u128) -> u128 {
+    while right != 0 {
+        (left, right) = (right, left % right);
+    }
+    left
 }
 
 /// Parses a JSON number's text as a Decimal without rounding, or `None` if it does not fit.
@@ -1601,6 +1720,111 @@ mod tests {
         let reason = only_problem_at(&document, "$.services[1].resources[1].unit");
 
         assert!(reason.contains("\"count\""), "{reason}");
+    }
+
+    #[test]
+    fn resources_of_one_kind_and_tier_are_merged_into_the_first_in_its_unit() {
+        let mut document = valid();
+        document["services"][0]["resources"] = json!([
+            {"kind": "cpu", "quantity": 2, "unit": "count"},
+            {"kind": "storage", "tier": "gold", "quantity": 40, "unit": "GiB"},
+            {"kind": "ram", "quantity": 4, "unit": "GiB"},
+            {"kind": "storage", "tier": "silver", "quantity": 7, "unit": "GiB"},
+            {"kind": "storage", "tier": "gold", "quantity": 512, "unit": "MiB"},
+            {"kind": "storage", "tier": "gold", "quantity": 60.5, "unit": "GiB"}
+        ]);
+
+        let snapshot = parse(&document).unwrap();
+
+        let resources = &snapshot.services[0].resources;
+        let summary: Vec<(&str, Option<&str>, Decimal, Unit)> = resources
+            .iter()
+            .map(|r| (r.kind.as_str(), r.tier.as_deref(), r.quantity, r.unit))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("cpu", None, dec("2"), Unit::Count),
+                ("storage", Some("gold"), dec("101"), Unit::Gib),
+                ("ram", None, dec("4"), Unit::Gib),
+                ("storage", Some("silver"), dec("7"), Unit::Gib),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_merged_resource_in_another_family_of_units_is_converted_exactly() {
+        let mut document = valid();
+        document["services"][0]["resources"] = json!([
+            {"kind": "cpu", "quantity": 2, "unit": "count"},
+            {"kind": "ram", "quantity": 1, "unit": "GB"},
+            {"kind": "ram", "quantity": 1, "unit": "GiB"}
+        ]);
+
+        let snapshot = parse(&document).unwrap();
+
+        let ram = &snapshot.services[0].resources[1];
+        assert_eq!(ram.quantity, dec("2.073741824"));
+        assert_eq!(ram.unit, Unit::Gb);
+    }
+
+    #[test]
+    fn a_merged_resource_that_would_need_rounding_is_refused() {
+        let mut document = valid();
+        document["services"][0]["resources"] = json!([
+            {"kind": "cpu", "quantity": 2, "unit": "count"},
+            {"kind": "ram", "quantity": 1, "unit": "GiB"},
+            {"kind": "ram", "quantity": 1.23456789, "unit": "GB"}
+        ]);
+
+        let reason = only_problem_at(&document, "$.services[0].resources[2].quantity");
+
+        assert!(reason.contains("exactly"), "{reason}");
+    }
+
+    #[test]
+    fn merged_resources_above_the_largest_quantity_are_refused() {
+        let mut document = valid();
+        document["services"][0]["resources"] = json!([
+            {"kind": "cpu", "quantity": 2, "unit": "count"},
+            {"kind": "ram", "quantity": 4, "unit": "GiB"},
+            {"kind": "storage", "quantity": MAX_QUANTITY, "unit": "GiB"},
+            {"kind": "storage", "quantity": 1, "unit": "GiB"}
+        ]);
+
+        let reason = only_problem_at(&document, "$.services[0].resources[3].quantity");
+
+        assert!(reason.contains(&MAX_QUANTITY.to_string()), "{reason}");
+    }
+
+    #[test]
+    fn exact_conversion_keeps_every_digit_or_gives_up() {
+        assert_eq!(
+            convert_exactly(dec("2"), Unit::Tb, Unit::Gib),
+            Some(dec("1862.64514923095703125"))
+        );
+        assert_eq!(
+            convert_exactly(dec("1536"), Unit::Mib, Unit::Gib),
+            Some(dec("1.5"))
+        );
+        assert_eq!(
+            convert_exactly(dec("2.5"), Unit::Ghz, Unit::Mhz),
+            Some(dec("2500"))
+        );
+        assert_eq!(convert_exactly(dec("1"), Unit::Count, Unit::Mhz), None);
+        assert_eq!(
+            convert_exactly(dec("1.23456789"), Unit::Gb, Unit::Gib),
+            None
+        );
+    }
+
+    #[test]
+    fn an_exact_sum_is_kept_and_a_rounded_one_refused() {
+        assert_eq!(add_exactly(dec("40"), dec("60.5")), Some(dec("100.5")));
+        assert_eq!(
+            add_exactly(dec("1000000000000000"), dec("0.0000000000000000001")),
+            None
+        );
     }
 
     #[test]

@@ -428,7 +428,8 @@ pub struct Service {
     /// Whether it runs, where that applies.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub power_state: Option<PowerState>,
-    /// What it uses.
+    /// What it uses. [`crate::parse_snapshot`] gives each kind and tier once, merging an
+    /// import's several resources of one kind and tier (such as a VM's disks on one policy).
     pub resources: Vec<Resource>,
 }
 
@@ -449,6 +450,8 @@ pub enum Completeness {
     /// Everything the source has is listed: services missing from it are gone.
     Complete,
     /// Part of the source could not be read; nothing may be retired from this snapshot.
+    /// `hyalto inventory import` refuses it unless told `--accept-incomplete`, and the sync
+    /// skips the customers of a source whose newest snapshot is incomplete.
     Incomplete {
         /// Why, in words for a person; never empty.
         reasons: Vec<String>,

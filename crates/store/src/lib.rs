@@ -142,7 +142,9 @@ pub trait Store: Send + Sync {
     /// source ([`StoreError::StaleSnapshot`]; the same instant again is accepted, so a re-import
     /// is harmless), and one with duplicate services or customers, duplicate resources (kind and
     /// tier) in a service, an empty tier, or a service naming a customer it does not list
-    /// ([`StoreError::InvalidSnapshot`]).
+    /// ([`StoreError::InvalidSnapshot`]). `hyalto_domain::parse_snapshot` merges resources of
+    /// one kind and tier, so an imported snapshot never has duplicates; the check guards
+    /// snapshots built another way, since the tables keep one row per kind and tier.
     fn apply_snapshot(
         &self,
         snapshot: &Snapshot,
