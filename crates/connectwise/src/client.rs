@@ -8,12 +8,15 @@
 //! - 429 is retried for every verb after `Retry-After` (or a backoff when absent). 502, 503,
 //!   504, 500s that mention a timeout and lost connections are retried only for GET, PUT,
 //!   PATCH and DELETE. A POST that may have reached the server is never sent again: a lost
-//!   response becomes [`Error::OutcomeUnknown`].
+//!   response, or an answer of 500, 502 or 504, becomes [`Error::OutcomeUnknown`].
+//! - A certificate that is not trusted, or an `https://` site whose server answers in plain
+//!   HTTP, fails at once with advice: waiting will not change either.
 //! - A 404 makes the client ask `companyinfo` for the codebase once; if it changed, the call
 //!   is repeated under the new base.
 //! - Redirects are not followed; they are reported with the address to use instead.
 //! - Each attempt is logged at debug with method, path template, status, `duration_ms` and
-//!   request id; each retry once at warn with its reason.
+//!   request id (dropped when it carries a credential); each retry once at warn with its
+//!   reason.
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
@@ -113,9 +116,18 @@ enum Attempt {
     /// be established, so the server cannot have seen the request.
     Lost {
         sent: bool,
-        certificate: bool,
+        tls: Option<TlsFailure>,
         reason: String,
     },
+}
+
+/// A failed TLS handshake that waiting will not fix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TlsFailure {
+    /// The server's certificate is not trusted.
+    Certificate,
+    /// The server answered the TLS hello in plain HTTP.
+    PlainHttp,
 }
 
 impl Client {
@@ -135,11 +147,14 @@ impl Client {
         }
 
         let limiter = limiter::for_site(&settings.site.to_string(), &settings.limits);
+        // The Basic credential is also listed without its padding, which a server that echoes
+        // it may drop.
         let secrets = Secrets::new([
             settings.public_key.clone(),
             settings.private_key.expose_secret().to_owned(),
             settings.client_id.clone(),
             headers.encoded_credentials.clone(),
+            headers.encoded_credentials.trim_end_matches('=').to_owned(),
         ]);
         let client = Client {
             inner: Arc::new(Inner {
@@ -250,9 +265,10 @@ impl Client {
 
     /// `POST {path}` with a JSON body; returns the created record.
     ///
-    /// A POST is never repeated after it may have reached the server: if the response is lost
-    /// the result is [`Error::OutcomeUnknown`] and the caller must look the record up. It is
-    /// repeated only after a 429 or a failed connection, when the server cannot have acted.
+    /// A POST is never repeated after it may have reached the server: if the response is lost,
+    /// or the server answers 500, 502 or 504, the result is [`Error::OutcomeUnknown`] and the
+    /// caller must look the record up. It is repeated only after a 429 or a failed connection,
+    /// when the server cannot have acted.
     pub async fn post<B, T>(&self, path: &str, body: &B) -> Result<T, Error>
     where
         B: Serialize + ?Sized,
@@ -361,6 +377,10 @@ impl Client {
             let base = self.base_url();
             let (url, path) = resolve(&base, &target)?;
 
+            // A next-page link comes from the server, so its path is scrubbed before it can
+            // reach a log or an error.
+            let path = self.inner.secrets.scrub(&path);
+
             let result = self
                 .send(&method, &url, &path, body.as_deref(), forward_only, true)
                 .await;
@@ -427,7 +447,9 @@ impl Client {
             .await
         {
             Ok(success) => success,
-            Err(error @ Error::Certificate { .. }) => return Err(error),
+            Err(error @ (Error::Certificate { .. } | Error::PlainHttp { .. })) => {
+                return Err(error);
+            }
             Err(Error::NotFound { request_id, .. }) => {
                 return Err(self.discovery_error(
                     "the site does not know this company id (404); check the company id, which \
@@ -438,10 +460,7 @@ impl Client {
             }
             Err(error) => {
                 let request_id = error.request_id().map(str::to_owned);
-                return Err(self.discovery_error(
-                    format!("{error}; check the site address and that the server is reachable"),
-                    request_id,
-                ));
+                return Err(self.discovery_error(error.discovery_reason(), request_id));
             }
         };
         let info: CompanyInfo = serde_json::from_slice(&success.body).map_err(|error| {
@@ -514,10 +533,12 @@ impl Client {
                     headers,
                     body,
                 } => {
+                    // A server could echo a key in the request id, so it is checked before it
+                    // is logged or stored anywhere.
                     let request_id = headers
                         .get(REQUEST_ID_HEADER)
                         .and_then(|value| value.to_str().ok())
-                        .map(str::to_owned);
+                        .and_then(|value| self.inner.secrets.request_id(value));
                     tracing::debug!(
                         http.method = %method,
                         http.path = %template,
@@ -550,11 +571,7 @@ impl Client {
                     }
                     self.after_failure(method, path, attempt, status, &headers, &body, request_id)
                 }
-                Attempt::Lost {
-                    sent,
-                    certificate,
-                    reason,
-                } => {
+                Attempt::Lost { sent, tls, reason } => {
                     let reason = self.inner.secrets.scrub(&reason);
                     tracing::debug!(
                         http.method = %method,
@@ -565,7 +582,7 @@ impl Client {
                         "ConnectWise request failed in transport"
                     );
                     an_earlier_response_was_lost |= sent;
-                    self.after_loss(method, url, path, attempt, sent, certificate, reason)
+                    self.after_loss(method, url, path, attempt, sent, tls, reason)
                 }
             };
 
@@ -614,10 +631,9 @@ impl Client {
                     backoff(policy, attempt),
                 )),
             }
+        } else if *method == Method::POST && (failure.is_transient() || failure.status == 500) {
+            return Next::Fail(self.post_failure(method, path, failure, attempt));
         } else if failure.is_transient() {
-            if *method == Method::POST {
-                return Next::Fail(self.post_failure(method, path, failure, attempt));
-            }
             Some((failure.reason(secrets), backoff(policy, attempt)))
         } else {
             None
@@ -638,15 +654,29 @@ impl Client {
         path: &str,
         attempt: u32,
         sent: bool,
-        certificate: bool,
+        tls: Option<TlsFailure>,
         reason: String,
     ) -> Next {
-        // An untrusted certificate will not become trusted by waiting.
-        if certificate {
-            return Next::Fail(Error::Certificate {
-                site: url.origin().ascii_serialization(),
-                reason,
-            });
+        // An untrusted certificate will not become trusted, nor a plain HTTP server start
+        // speaking TLS, by waiting.
+        match tls {
+            Some(TlsFailure::Certificate) => {
+                return Next::Fail(Error::Certificate {
+                    site: url.origin().ascii_serialization(),
+                    reason,
+                });
+            }
+            Some(TlsFailure::PlainHttp) => {
+                let mut plain = url.clone();
+                let port = plain.port_or_known_default();
+                if plain.set_scheme("http").is_ok() && plain.set_port(port).is_ok() {
+                    return Next::Fail(Error::PlainHttp {
+                        site: url.origin().ascii_serialization(),
+                        plain_site: plain.origin().ascii_serialization(),
+                    });
+                }
+            }
+            None => {}
         }
 
         // A POST that may have reached the server must not be sent twice.
@@ -654,6 +684,7 @@ impl Client {
             return Next::Fail(Error::OutcomeUnknown {
                 method: method.clone(),
                 path: path.to_owned(),
+                status: None,
                 reason,
                 request_id: None,
             });
@@ -672,6 +703,7 @@ impl Client {
             return Next::Fail(Error::OutcomeUnknown {
                 method: method.clone(),
                 path: path.to_owned(),
+                status: None,
                 reason: format!("{reason}, after {attempt} attempt(s)"),
                 request_id: None,
             });
@@ -686,16 +718,24 @@ impl Client {
         })
     }
 
-    /// A POST answered with a transient status is not repeated. A 503 means the server did
-    /// not take the request; after a gateway error or a timeout it may have been applied.
+    /// A POST answered with a server error is not repeated. A 503 means the server did not
+    /// take the request; after a 500, a gateway error or a timeout the record may have been
+    /// saved, so the outcome is unknown and the caller must look it up.
     fn post_failure(&self, method: &Method, path: &str, failure: Failure, attempt: u32) -> Error {
         if failure.status == 503 {
             return failure.into_error(method, path, attempt, &self.inner.secrets);
         }
+        let message = failure
+            .body
+            .as_ref()
+            .and_then(|body| body.message.as_deref())
+            .map(|message| self.inner.secrets.scrub(message))
+            .unwrap_or_default();
         Error::OutcomeUnknown {
             method: method.clone(),
             path: path.to_owned(),
-            reason: failure.reason(&self.inner.secrets),
+            status: Some(failure.status),
+            reason: message,
             request_id: failure.request_id,
         }
     }
@@ -736,11 +776,16 @@ impl Client {
             Err(error) => {
                 let sent = !error.is_connect();
                 let reason = describe_transport_error(error);
-                return Attempt::Lost {
-                    sent,
-                    certificate: !sent && is_certificate_problem(&reason),
-                    reason,
+                let tls = if sent {
+                    None
+                } else if is_certificate_problem(&reason) {
+                    Some(TlsFailure::Certificate)
+                } else if url.scheme() == "https" && is_plain_http_answer(&reason) {
+                    Some(TlsFailure::PlainHttp)
+                } else {
+                    None
                 };
+                return Attempt::Lost { sent, tls, reason };
             }
         };
         let status = response.status();
@@ -753,7 +798,7 @@ impl Client {
             },
             Err(error) => Attempt::Lost {
                 sent: true,
-                certificate: false,
+                tls: None,
                 reason: format!(
                     "the response body was cut off: {}",
                     describe_transport_error(error)
@@ -1012,6 +1057,13 @@ fn is_certificate_problem(reason: &str) -> bool {
     reason.contains("certificate") || reason.contains("unknownissuer")
 }
 
+/// Whether a failed TLS handshake looks like a plain HTTP server answering it: rustls reads
+/// the `HTTP/1.1 …` status line as a record of an invalid content type.
+fn is_plain_http_answer(reason: &str) -> bool {
+    let reason = reason.to_ascii_lowercase();
+    reason.contains("invalidcontenttype") || reason.contains("corrupt message")
+}
+
 /// The headers sent on every API call, built once from the settings.
 struct AuthHeaders {
     accept: HeaderValue,
@@ -1145,6 +1197,20 @@ mod tests {
         ));
         assert!(!is_certificate_problem(
             "could not connect: Connection refused (os error 111)"
+        ));
+    }
+
+    #[test]
+    fn a_plain_http_answer_to_a_tls_hello_is_recognised() {
+        assert!(is_plain_http_answer(
+            "could not connect: client error (Connect): received corrupt message of type \
+             InvalidContentType"
+        ));
+        assert!(!is_plain_http_answer(
+            "could not connect: Connection refused (os error 111)"
+        ));
+        assert!(!is_plain_http_answer(
+            "could not connect: invalid peer certificate: UnknownIssuer"
         ));
     }
 

@@ -1,8 +1,22 @@
 //! The client's error type, and how HTTP statuses and bodies are sorted into it.
 //!
-//! Every message says what to do next, carries the `x-cw-request-id` when the server sent one,
-//! and never contains a key: text that comes from the server is scrubbed of the credentials
-//! before it is stored in an error.
+//! Every message says what happened and what to do next, carries the `x-cw-request-id` when the
+//! server sent one, and never contains a key.
+//!
+//! How keys are kept out (the redaction rule):
+//!
+//! - The client never writes a credential into a message of its own.
+//! - Text that comes from the server (messages, field problems, a redirect's `Location`, a
+//!   next-page path, transport errors) is scrubbed before it is stored in an error or logged.
+//!   Scrubbing finds each credential of at least 8 bytes (`MIN_SCRUBBED_LEN`) in any letter
+//!   case, with any of its bytes percent-encoded (once or twice) and with `+` for a space, and
+//!   also the base64 Basic credential. All credentials are replaced in one left-to-right pass,
+//!   longest first, and the marker `[redacted]` is never scanned again, so it cannot be mangled.
+//! - Shorter credentials (a client id such as `c`) are not searched for in free text: replacing
+//!   every `c` would wreck ordinary words while protecting nothing. For them the first rule is
+//!   the protection.
+//! - A request id is an opaque token, not free text: one that equals any credential or contains
+//!   one in a form above is dropped rather than stored or logged.
 
 use std::fmt;
 use std::time::Duration;
@@ -158,7 +172,7 @@ pub enum Error {
 
     /// 502/503/504, a 500 timeout or a network failure, still failing after the retries.
     #[error(
-        "{method} {path} failed after {attempts} attempt(s): {reason}{}: ConnectWise or the \
+        "{method} {path} failed after {attempts} attempt(s) ({reason}){}: ConnectWise or the \
          network is having trouble; try again later",
         request(request_id)
     )]
@@ -177,29 +191,30 @@ pub enum Error {
         request_id: Option<String>,
     },
 
-    /// A write whose response never arrived: it may or may not have been applied.
-    #[error(
-        "the response to {method} {path} never arrived ({reason}), so it is unknown whether \
-         ConnectWise applied it{}: look the record up before sending the change again",
-        request(request_id)
-    )]
+    /// A write that may or may not have been applied: its response never arrived, or a POST
+    /// was answered with a server error (500, 502, 504) that does not say whether the record
+    /// was saved.
+    #[error("{}", unknown_outcome(method, path, *status, reason, request_id))]
     OutcomeUnknown {
         /// The verb.
         method: Method,
         /// The path, without its query.
         path: String,
-        /// What happened to the response.
+        /// The status of the answer, when the server answered; `None` when no answer arrived.
+        status: Option<u16>,
+        /// What happened to the response, or the server's message when it answered (possibly
+        /// empty).
         reason: String,
-        /// The `x-cw-request-id`, in the rare case a partial response carried one.
+        /// The `x-cw-request-id` of the answer, when one arrived.
         request_id: Option<String>,
     },
 
-    /// Any other status (405, 415, a 500 without "timeout", …).
+    /// Any other status (a redirect, 405, 415, a 500 without "timeout", …).
     #[error(
-        "ConnectWise answered {method} {path} with status {status}{}{}: this request cannot \
-         succeed as sent; report it with the request id",
+        "ConnectWise answered {method} {path} with status {status}{}{}: {}",
         detail(message),
-        request(request_id)
+        request(request_id),
+        unexpected_advice(*status, request_id)
     )]
     Unexpected {
         /// The verb.
@@ -227,6 +242,19 @@ pub enum Error {
         reason: String,
     },
 
+    /// The site is set to `https://`, but the server answered the TLS handshake in plain HTTP.
+    #[error(
+        "the server at {site} answered in plain HTTP, not HTTPS: use {plain_site} as the site \
+         address if that is intended (the keys then cross the network unencrypted), or give the \
+         port where the server speaks HTTPS"
+    )]
+    PlainHttp {
+        /// The origin as configured, such as `https://127.0.0.1:8094`.
+        site: String,
+        /// The same origin over plain HTTP, such as `http://127.0.0.1:8094`.
+        plain_site: String,
+    },
+
     /// The connection settings cannot work (empty keys, unreadable CA file, …).
     #[error("the ConnectWise connection settings are invalid: {message}")]
     Config {
@@ -252,8 +280,9 @@ pub enum Error {
 
     /// A successful response whose body did not have the expected shape.
     #[error(
-        "the answer to {method} {path} could not be read: {reason}{}: the API version pinned in \
-         the settings may not match the server",
+        "the answer to {method} {path} could not be read ({reason}){}: check that the API version \
+         pinned in the connection settings suits this server; if it does, report this to the \
+         hyalto developers",
         request(request_id)
     )]
     Decode {
@@ -287,6 +316,47 @@ fn request(request_id: &Option<String>) -> String {
     match request_id {
         Some(id) => format!(" [request id {id}]"),
         None => String::new(),
+    }
+}
+
+/// What to do about a status the client has no better variant for.
+fn unexpected_advice(status: u16, request_id: &Option<String>) -> String {
+    let report = match request_id {
+        Some(_) => "report it to ConnectWise support with the request id",
+        None => "report it to ConnectWise support with the time of the call",
+    };
+    match status {
+        300..=399 => "enter the address it redirects to as the site in the connection settings \
+                      (scheme, host and port only)"
+            .to_owned(),
+        500..=599 => format!("ConnectWise failed on this request; if it keeps failing, {report}"),
+        _ => format!(
+            "ConnectWise does not accept this request as sent; check that the API version pinned \
+             in the connection settings suits this server, or {report}"
+        ),
+    }
+}
+
+/// The text of [`Error::OutcomeUnknown`], which depends on whether the server answered.
+fn unknown_outcome(
+    method: &Method,
+    path: &str,
+    status: Option<u16>,
+    reason: &str,
+    request_id: &Option<String>,
+) -> String {
+    match status {
+        Some(status) => format!(
+            "ConnectWise answered {status} to {method} {path}{}{}: it may or may not have saved \
+             the record; look it up before trying again",
+            detail(&Some(reason.to_owned())),
+            request(request_id)
+        ),
+        None => format!(
+            "the response to {method} {path} never arrived ({reason}), so it is unknown whether \
+             ConnectWise applied it{}: look the record up before sending the change again",
+            request(request_id)
+        ),
     }
 }
 
@@ -326,41 +396,186 @@ impl Error {
             | Error::Unexpected { request_id, .. }
             | Error::Discovery { request_id, .. }
             | Error::Decode { request_id, .. } => request_id.as_deref(),
-            Error::Certificate { .. } | Error::Config { .. } | Error::InvalidRequest { .. } => None,
+            Error::Certificate { .. }
+            | Error::PlainHttp { .. }
+            | Error::Config { .. }
+            | Error::InvalidRequest { .. } => None,
+        }
+    }
+
+    /// Why discovery failed, for [`Error::Discovery`]: the facts of this error without its
+    /// request id (the discovery error carries it) and with advice that fits discovery.
+    pub(crate) fn discovery_reason(&self) -> String {
+        let check = "check the site address and that the server is reachable";
+        match self {
+            Error::Transient {
+                reason, attempts, ..
+            } => format!("{reason}, after {attempts} attempt(s); {check}, then try again later"),
+            Error::OutcomeUnknown { reason, .. } => format!("{reason}; {check}"),
+            Error::RateLimited { .. } => {
+                "the site is rate limiting requests (429); try again in a few minutes".to_owned()
+            }
+            Error::Unexpected {
+                status: 300..=399,
+                message: Some(message),
+                ..
+            } => format!("{message}; enter that address (scheme, host and port) as the site"),
+            Error::Unexpected {
+                status, message, ..
+            } => format!(
+                "the site answered status {status}{}; check that the site address points at \
+                 ConnectWise Manage",
+                detail(message)
+            ),
+            Error::BadCredentials { message, .. } => format!(
+                "the site asked for credentials (401){} where ConnectWise needs none; check that \
+                 the site address points at ConnectWise Manage and not at a proxy",
+                detail(message)
+            ),
+            Error::PermissionDenied { message, .. }
+            | Error::NotFound { message, .. }
+            | Error::Conflict { message, .. }
+            | Error::Validation { message, .. } => format!(
+                "the site refused the lookup{}; check the site address and the company id",
+                detail(message)
+            ),
+            other => format!("{other}; {check}"),
         }
     }
 }
+
+/// Credentials shorter than this are not searched for in free text (see the module docs):
+/// replacing them would mangle ordinary words.
+pub(crate) const MIN_SCRUBBED_LEN: usize = 8;
+
+/// What a credential is replaced with.
+const REDACTED: &str = "[redacted]";
+
+/// A request id longer than this is not an id ConnectWise would send, and is dropped.
+const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// The credentials of one connection, kept so that server text can be scrubbed of them.
 #[derive(Clone, Default)]
 pub(crate) struct Secrets {
-    values: Vec<String>,
+    /// Every credential of at least [`MIN_SCRUBBED_LEN`] bytes, lower-cased, longest first.
+    scrubbed: Vec<Vec<u8>>,
+    /// Every credential, whatever its length, for whole-value comparisons.
+    all: Vec<String>,
 }
 
 impl Secrets {
     pub(crate) fn new(values: impl IntoIterator<Item = String>) -> Secrets {
-        let mut values: Vec<String> = values.into_iter().filter(|v| !v.is_empty()).collect();
-
-        // Longest first, so that a key containing another key is replaced whole.
-        values.sort_by_key(|value| std::cmp::Reverse(value.len()));
-        Secrets { values }
-    }
-
-    /// Replaces every credential in `text` with `[redacted]`.
-    pub(crate) fn scrub(&self, text: &str) -> String {
-        let mut scrubbed = text.to_owned();
-        for value in &self.values {
-            if scrubbed.contains(value.as_str()) {
-                scrubbed = scrubbed.replace(value.as_str(), "[redacted]");
+        let mut all: Vec<String> = Vec::new();
+        for value in values {
+            for form in [value.trim(), value.as_str()] {
+                if !form.is_empty() && !all.iter().any(|known| known == form) {
+                    all.push(form.to_owned());
+                }
             }
         }
-        scrubbed
+
+        // Longest first, so that a key containing another key is replaced whole.
+        let mut scrubbed: Vec<Vec<u8>> = all
+            .iter()
+            .filter(|value| value.len() >= MIN_SCRUBBED_LEN)
+            .map(|value| value.to_ascii_lowercase().into_bytes())
+            .collect();
+        scrubbed.sort_by_key(|value| std::cmp::Reverse(value.len()));
+        scrubbed.dedup();
+        Secrets { scrubbed, all }
     }
+
+    /// Replaces every credential in `text` with `[redacted]`, in any letter case and with any
+    /// bytes percent-encoded, in one pass that never looks inside a marker again.
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        let bytes = text.as_bytes();
+        let mut scrubbed = Vec::with_capacity(bytes.len());
+        let mut at = 0;
+        while at < bytes.len() {
+            let found = self
+                .scrubbed
+                .iter()
+                .find_map(|secret| match_secret(bytes, at, secret));
+            if let Some(end) = found {
+                scrubbed.extend_from_slice(REDACTED.as_bytes());
+                at = end;
+            } else if bytes[at..].starts_with(REDACTED.as_bytes()) {
+                // A marker already in the text (scrubbed text scrubbed again) stays whole.
+                scrubbed.extend_from_slice(REDACTED.as_bytes());
+                at += REDACTED.len();
+            } else {
+                scrubbed.push(bytes[at]);
+                at += 1;
+            }
+        }
+
+        // Matches start and end on character boundaries, so this cannot fail; the lossy
+        // fallback only keeps a bug from becoming a panic.
+        String::from_utf8(scrubbed)
+            .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
+    }
+
+    /// The request id as it may be stored and logged: `None` when it is empty, implausibly
+    /// long, equal to a credential, or contains one.
+    pub(crate) fn request_id(&self, raw: &str) -> Option<String> {
+        let id = raw.trim();
+        let carries_secret = self
+            .all
+            .iter()
+            .any(|secret| secret.eq_ignore_ascii_case(id))
+            || self.scrub(id) != id;
+        if id.is_empty() || id.len() > MAX_REQUEST_ID_LEN || carries_secret {
+            if !id.is_empty() {
+                tracing::debug!(
+                    "dropped a ConnectWise request id that is too long or contains a credential"
+                );
+            }
+            return None;
+        }
+        Some(id.to_owned())
+    }
+}
+
+/// Where `secret` (lower-cased bytes) ends if it occurs in `text` at `start`, each byte written
+/// plainly in any case, as `%XX` or `%25XX`, or (a space) as `+`.
+fn match_secret(text: &[u8], start: usize, secret: &[u8]) -> Option<usize> {
+    let mut at = start;
+    for &wanted in secret {
+        at = match_byte(text, at, wanted)?;
+    }
+    Some(at)
+}
+
+fn match_byte(text: &[u8], at: usize, wanted: u8) -> Option<usize> {
+    let &here = text.get(at)?;
+    if here.eq_ignore_ascii_case(&wanted) || (wanted == b' ' && here == b'+') {
+        return Some(at + 1);
+    }
+    if here != b'%' {
+        return None;
+    }
+    match percent_decoded(text, at + 1)? {
+        decoded if decoded.eq_ignore_ascii_case(&wanted) => Some(at + 3),
+        b'%' => {
+            let decoded = percent_decoded(text, at + 3)?;
+            decoded.eq_ignore_ascii_case(&wanted).then_some(at + 5)
+        }
+        _ => None,
+    }
+}
+
+/// The byte written by the two hex digits at `at`, if they are hex digits.
+fn percent_decoded(text: &[u8], at: usize) -> Option<u8> {
+    let digits = text.get(at..at + 2)?;
+    if !digits.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    u8::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
 }
 
 impl fmt::Debug for Secrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Secrets({} redacted)", self.values.len())
+        write!(f, "Secrets({} redacted)", self.all.len())
     }
 }
 
@@ -441,7 +656,7 @@ impl Failure {
         let transient = self.is_transient();
         let message = match (&self.location, self.status) {
             (Some(location), 300..=399) => Some(format!(
-                "the server redirects to {}; enter that address as the site",
+                "the server redirects to {}",
                 secrets.scrub(location)
             )),
             _ => self
@@ -680,6 +895,7 @@ mod tests {
         errors.push(Error::OutcomeUnknown {
             method: Method::POST,
             path: "/finance/agreements".to_owned(),
+            status: None,
             reason: failure.reason(&secrets()),
             request_id: None,
         });
@@ -690,6 +906,116 @@ mod tests {
                 assert!(!text.contains("privSECRET456"), "{text}");
             }
         }
+    }
+
+    #[test]
+    fn keys_are_scrubbed_in_any_case_and_percent_encoded() {
+        let secrets = Secrets::new(["Priv+Key/2024 x".to_owned()]);
+
+        for leaked in [
+            "priv+key/2024 x",
+            "PRIV+KEY/2024 X",
+            "Priv%2BKey%2F2024%20x",
+            "priv%2bkey%2f2024+x",
+            "Priv%252BKey%252F2024%2520x",
+            "%50%72%69%76%2B%4B%65%79%2F%32%30%32%34%20%78",
+        ] {
+            let text = secrets.scrub(&format!("key <{leaked}> refused"));
+            assert_eq!(text, "key <[redacted]> refused", "{leaked}");
+        }
+    }
+
+    #[test]
+    fn short_values_are_never_scrubbed_from_free_text() {
+        let secrets = Secrets::new([
+            "c".to_owned(),
+            "pub1234".to_owned(),
+            "longprivatekey".to_owned(),
+        ]);
+        let text = "GET /login/companyinfo/{id}: connection failed, pub1234";
+
+        assert_eq!(secrets.scrub(text), text);
+        assert_eq!(secrets.scrub("c longprivatekey c"), "c [redacted] c");
+    }
+
+    #[test]
+    fn the_redaction_marker_is_never_scrubbed_itself() {
+        let secrets = Secrets::new(["redacted".to_owned(), "acte".repeat(3)]);
+
+        let once = secrets.scrub("a redacted key");
+        let twice = secrets.scrub(&once);
+
+        assert_eq!(once, "a [redacted] key");
+        assert_eq!(twice, once);
+        assert_eq!(secrets.scrub("[redacted]"), "[redacted]");
+    }
+
+    #[test]
+    fn every_secret_is_replaced_in_one_pass_longest_first() {
+        let secrets = Secrets::new(["abcdefgh".to_owned(), "abcdefgh-ijklmnop".to_owned()]);
+
+        assert_eq!(
+            secrets.scrub("x abcdefgh-ijklmnop abcdefgh y"),
+            "x [redacted] [redacted] y"
+        );
+        assert_eq!(secrets.scrub("héllo abcdefgh ü"), "héllo [redacted] ü");
+    }
+
+    #[test]
+    fn a_request_id_carrying_a_secret_is_dropped() {
+        let secrets = Secrets::new(["c".to_owned(), "privSECRET456".to_owned()]);
+
+        assert_eq!(secrets.request_id(" req-abc "), Some("req-abc".to_owned()));
+        assert_eq!(secrets.request_id("C"), None);
+        assert_eq!(secrets.request_id("privsecret456"), None);
+        assert_eq!(secrets.request_id("req-privSECRET456-1"), None);
+        assert_eq!(secrets.request_id(""), None);
+        assert_eq!(secrets.request_id(&"a".repeat(200)), None);
+    }
+
+    #[test]
+    fn an_answered_post_never_claims_its_response_was_lost() {
+        let answered = Error::OutcomeUnknown {
+            method: Method::POST,
+            path: "/finance/agreements".to_owned(),
+            status: Some(500),
+            reason: "Object reference not set".to_owned(),
+            request_id: Some("r-1".to_owned()),
+        };
+        let lost = Error::OutcomeUnknown {
+            method: Method::POST,
+            path: "/finance/agreements".to_owned(),
+            status: None,
+            reason: "connection closed".to_owned(),
+            request_id: None,
+        };
+
+        assert_eq!(
+            answered.to_string(),
+            "ConnectWise answered 500 to POST /finance/agreements: Object reference not set \
+             [request id r-1]: it may or may not have saved the record; look it up before trying \
+             again"
+        );
+        assert!(lost.to_string().contains("never arrived"), "{lost}");
+    }
+
+    #[test]
+    fn advice_mentions_a_request_id_only_when_there_is_one() {
+        let without = Failure::read(405, b"{}", None, None).into_error(
+            &Method::GET,
+            "/system/info",
+            1,
+            &secrets(),
+        );
+
+        let text = without.to_string();
+        assert!(!text.contains("request id"), "{text}");
+        assert!(text.contains("time of the call"), "{text}");
+        assert!(
+            classify(405, "{}")
+                .to_string()
+                .contains("with the request id")
+        );
     }
 
     #[test]
@@ -705,6 +1031,11 @@ mod tests {
             text.contains("redirects to https://cw.example.com/"),
             "{text}"
         );
+        assert!(
+            text.contains("as the site in the connection settings"),
+            "{text}"
+        );
+        assert!(!text.contains("report it"), "{text}");
     }
 
     #[test]
@@ -716,6 +1047,7 @@ mod tests {
         let unknown = Error::OutcomeUnknown {
             method: Method::POST,
             path: "/x".to_owned(),
+            status: None,
             reason: "connection closed".to_owned(),
             request_id: None,
         };

@@ -260,3 +260,35 @@ async fn an_addition_post_whose_response_is_lost_exists_once() {
         before + 1
     );
 }
+
+#[tokio::test]
+async fn a_post_answered_with_a_500_may_or_may_not_have_saved_the_record() {
+    let site = spawn().await;
+    site.take_stats().await;
+    site.add_fault(json!({
+        "method": "POST", "pathTemplate": "/finance/agreements", "kind": "server_error",
+        "status": 500
+    }))
+    .await;
+
+    let error = site
+        .client
+        .create_agreement(&new_agreement("Answered with a 500", 1))
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, Error::OutcomeUnknown { .. }), "{error}");
+    let text = error.to_string();
+    assert!(
+        text.starts_with("ConnectWise answered 500 to POST /finance/agreements"),
+        "{text}"
+    );
+    assert!(
+        text.contains("it may or may not have saved the record; look it up before trying again"),
+        "{text}"
+    );
+    assert!(!text.contains("never arrived"), "{text}");
+    assert!(text.contains("request id"), "{text}");
+    let stats = site.take_stats().await;
+    assert_eq!(route_count(&stats, "POST /finance/agreements"), 1);
+}

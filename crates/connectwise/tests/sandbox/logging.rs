@@ -15,7 +15,29 @@ use crate::writes::new_agreement;
 
 /// Collects formatted log lines in memory.
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// Starts collecting this crate's logs at debug level on the current thread, until the
+    /// returned guard is dropped.
+    pub fn start() -> (Captured, tracing::subscriber::DefaultGuard) {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(captured.clone()),
+            )
+            .with(Targets::new().with_target("hyalto_connectwise", tracing::Level::DEBUG));
+        let guard = tracing::subscriber::set_default(subscriber);
+        (captured, guard)
+    }
+
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
 
 impl Write for Captured {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
@@ -38,15 +60,7 @@ impl<'a> MakeWriter<'a> for Captured {
 
 #[tokio::test]
 async fn calls_and_retries_are_logged_without_credentials() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_ansi(false)
-                .with_writer(captured.clone()),
-        )
-        .with(Targets::new().with_target("hyalto_connectwise", tracing::Level::DEBUG));
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = Captured::start();
     let site = spawn().await;
     site.add_fault(json!({
         "method": "GET", "pathTemplate": "/system/info", "kind": "server_error",
@@ -68,7 +82,7 @@ async fn calls_and_retries_are_logged_without_credentials() {
     wrong.public_key = "WRONGpublic-abc".to_owned();
     let rejected = Client::connect(wrong).await.unwrap().system_info().await;
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(lost.is_err() && rejected.is_err());
     let retries: Vec<&str> = logs
         .lines()

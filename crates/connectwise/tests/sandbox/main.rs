@@ -9,6 +9,7 @@ mod helpers;
 mod logging;
 mod mock;
 mod queries;
+mod redaction;
 mod tls;
 mod wire;
 mod writes;

@@ -248,3 +248,31 @@ async fn an_unreachable_site_fails_discovery_after_retries() {
     assert!(matches!(error, Error::Discovery { .. }), "{error}");
     assert!(error.to_string().contains("reachable"), "{error}");
 }
+
+#[tokio::test]
+async fn a_post_answered_with_any_500_is_not_repeated_and_its_outcome_is_unknown() {
+    let server = MockServer::start(|addr| {
+        vec![
+            company_info(addr),
+            Reply::Http {
+                status: 500,
+                headers: Vec::new(),
+                body: r#"{"code":"Crash","message":"Object reference not set"}"#.to_owned(),
+            },
+        ]
+    })
+    .await;
+    let client = connect(&server).await;
+
+    let error = client
+        .post::<_, serde_json::Value>("/finance/agreements", &json!({"name": "x"}))
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, Error::OutcomeUnknown { .. }), "{error}");
+    assert!(
+        error.to_string().contains("Object reference not set"),
+        "{error}"
+    );
+    assert_eq!(server.requests().len(), 2);
+}
