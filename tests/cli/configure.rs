@@ -62,6 +62,17 @@ async fn a_wrong_url_says_to_check_the_url() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn https_against_a_plain_http_server_suggests_the_http_url() {
+    let site = TestSite::start().await;
+    let address = format!("https://{}", site.sandbox.local_addr());
+
+    let error = run(&site, &with(&site, "--url", &address)).await.failure();
+
+    let plain = format!("--url http://{}", site.sandbox.local_addr());
+    assert!(error.contains(&plain), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_unknown_company_says_to_check_the_company_id() {
     let site = TestSite::start().await;
 

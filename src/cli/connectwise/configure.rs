@@ -238,6 +238,10 @@ fn explain(error: &Error, args: &ConfigureArgs) -> String {
             right_for(path)
         ),
         Error::Config { message } => format!("the connection settings cannot work: {message}"),
+        Error::PlainHttp { site, plain_site } => format!(
+            "the server at {site} answered in plain HTTP, not HTTPS: pass --url {plain_site} if \
+             it really serves ConnectWise without TLS (a sandbox does), otherwise check --url"
+        ),
         other => other.to_string(),
     }
 }
