@@ -96,28 +96,73 @@ pub struct Args {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let config = config_from(args)?;
+    let signals = StopSignals::listen()?;
 
     let sandbox = hyalto_cw_sandbox::start(config)
         .await
         .context("could not start the ConnectWise sandbox")?;
     print_banner(&sandbox);
 
-    tokio::signal::ctrl_c()
-        .await
-        .context("could not wait for Ctrl-C")?;
+    signals.wait().await;
     eprintln!("stopping the sandbox");
     sandbox.shutdown().await;
     Ok(())
 }
 
+/// The signals that stop the sandbox gracefully: Ctrl-C (SIGINT) and, on Unix, SIGTERM, which
+/// service managers and `docker stop` send. They are listened for from creation on, so that a
+/// signal sent while the sandbox starts is not lost.
+#[cfg(unix)]
+struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl StopSignals {
+    fn listen() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())
+                .context("could not listen for Ctrl-C (SIGINT)")?,
+            terminate: signal(SignalKind::terminate()).context("could not listen for SIGTERM")?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
+/// Other platforms have Ctrl-C only.
+#[cfg(not(unix))]
+struct StopSignals;
+
+#[cfg(not(unix))]
+impl StopSignals {
+    fn listen() -> anyhow::Result<Self> {
+        Ok(Self)
+    }
+
+    async fn wait(self) {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "could not wait for Ctrl-C; stopping now");
+        }
+    }
+}
+
 fn config_from(args: Args) -> anyhow::Result<SandboxConfig> {
     let mut faults = match &args.faults {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
+            let text = std::fs::read(path)
                 .with_context(|| format!("could not read the fault file {}", path.display()))?;
-            serde_json::from_str::<FaultConfig>(&text).with_context(|| {
-                format!(
-                    "{} is not a valid fault configuration (see docs/cw-sandbox.md)",
+            FaultConfig::from_json(&text).map_err(|error| {
+                anyhow::anyhow!(
+                    "{} is not a valid fault configuration: {error} (see docs/cw-sandbox.md)",
                     path.display()
                 )
             })?
@@ -176,6 +221,13 @@ fn print_banner(sandbox: &hyalto_cw_sandbox::RunningSandbox) {
         );
     }
     match &config.state {
+        Some(path) if sandbox.resumed_from_state() => {
+            println!("  State file:   {}", path.display());
+            println!(
+                "  Notice:       the state file already held records, so --seed was not applied \
+                 (delete the file to start again from the seed)"
+            );
+        }
         Some(path) => println!("  State file:   {}", path.display()),
         None => println!("  State:        in memory (lost on exit; use --state FILE to keep it)"),
     }
@@ -183,7 +235,7 @@ fn print_banner(sandbox: &hyalto_cw_sandbox::RunningSandbox) {
         "  Control:      {}/_sandbox/stats, /_sandbox/faults",
         sandbox.site_url()
     );
-    println!("Press Ctrl-C to stop.");
+    println!("Press Ctrl-C (or send SIGTERM) to stop.");
 }
 
 fn parse_seed(text: &str) -> Result<Seed, String> {
@@ -258,6 +310,24 @@ mod tests {
         assert!(parse_share("1.5").is_err());
         assert!(parse_share("-0.1").is_err());
         assert!(parse_share("often").is_err());
+    }
+
+    // Before SIGTERM was handled, the signal killed the whole test process, so this test
+    // could not pass.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn sigterm_stops_the_sandbox_as_ctrl_c_does() {
+        let signals = StopSignals::listen().unwrap();
+
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &std::process::id().to_string()])
+            .status()
+            .unwrap();
+        let stopped =
+            tokio::time::timeout(std::time::Duration::from_secs(10), signals.wait()).await;
+
+        assert!(sent.success());
+        assert!(stopped.is_ok(), "SIGTERM did not end the wait");
     }
 
     #[test]

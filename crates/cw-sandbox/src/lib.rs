@@ -7,6 +7,8 @@
 //!
 //! Modules, in reading order:
 
+#![warn(missing_docs)]
+
 /// The ConnectWise error body (`{code, message, errors[]}`) shared by every layer.
 pub mod error_body;
 

@@ -1371,3 +1371,238 @@ async fn wait_until_in_flight(sandbox: &TestSandbox, count: u64) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+// --- Review fixes: Host header, control bodies, type checks, paging, start-up ----------------
+
+#[tokio::test]
+async fn a_host_header_that_would_forge_link_entries_is_a_400_error_body() {
+    let sandbox = spawn().await;
+
+    let forged = sandbox
+        .api(Method::GET, "/company/companies?pageSize=1")
+        .header("Host", "evil.example>; rel=\"last\", <http://x")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    assert!(forged.headers().get("link").is_none());
+    let body = error_body(forged).await;
+    assert!(body["message"].as_str().unwrap().contains("Host"), "{body}");
+}
+
+#[tokio::test]
+async fn companyinfo_refuses_a_host_with_a_space_and_echoes_a_valid_one() {
+    let sandbox = spawn().await;
+    let url = format!("{}/login/companyinfo/sandbox", sandbox.running.site_url());
+
+    let spaced = sandbox
+        .client
+        .get(&url)
+        .header("Host", "a b")
+        .send()
+        .await
+        .unwrap();
+    let named = sandbox
+        .client
+        .get(&url)
+        .header("Host", "cw.example.com:8443")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(spaced.status(), StatusCode::BAD_REQUEST);
+    error_body(spaced).await;
+    let body: Value = named.json().await.unwrap();
+    assert_eq!(body["SiteUrl"], "cw.example.com:8443");
+}
+
+#[tokio::test]
+async fn fault_rules_with_an_unknown_verb_or_route_are_refused_and_name_the_problem() {
+    let sandbox = spawn().await;
+
+    let verb = sandbox
+        .control(Method::POST, "/faults/rules")
+        .json(&json!({"method": "FETCH", "kind": "server_error"}))
+        .send()
+        .await
+        .unwrap();
+    let route = sandbox
+        .control(Method::POST, "/faults/rules")
+        .json(&json!({"pathTemplate": "/no/such/route", "kind": "server_error"}))
+        .send()
+        .await
+        .unwrap();
+    let pending: Value = sandbox
+        .control(Method::GET, "/faults")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(verb.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        error_body(verb).await["message"]
+            .as_str()
+            .unwrap()
+            .contains("FETCH")
+    );
+    assert_eq!(route.status(), StatusCode::BAD_REQUEST);
+    let message = error_body(route).await["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(message.contains("/no/such/route"), "{message}");
+    assert!(message.contains("/company/companies"), "{message}");
+    assert_eq!(pending["rules"], json!([]));
+}
+
+#[tokio::test]
+async fn a_fault_configuration_sent_as_an_array_is_refused() {
+    let sandbox = spawn().await;
+
+    let response = sandbox
+        .control(Method::PUT, "/faults")
+        .header("content-type", "application/json")
+        .body("[5,0,0.5]")
+        .send()
+        .await
+        .unwrap();
+    let current: Value = sandbox
+        .control(Method::GET, "/faults")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(current["latencyMs"], 0);
+}
+
+#[tokio::test]
+async fn a_codebase_that_collides_with_the_sandbox_paths_is_refused() {
+    let sandbox = spawn().await;
+
+    for codebase in ["_sandbox/", "LOGIN/", "apis/"] {
+        let response = sandbox
+            .control(Method::POST, "/codebase")
+            .json(&json!({ "codebase": codebase }))
+            .send()
+            .await
+            .unwrap();
+
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{codebase}");
+    }
+    assert!(sandbox.running.api_base().ends_with("/v2025_1/apis/3.0"));
+}
+
+#[tokio::test]
+async fn conditions_with_mismatched_types_are_400_with_advice() {
+    let sandbox = spawn().await;
+
+    let cases = [
+        ("id = true", "id is a number"),
+        ("name = 5", "name is a string"),
+        ("id = [2025-01-01T00:00:00Z]", "id is a number"),
+    ];
+    for (conditions, expected) in cases {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("conditions", conditions)
+            .finish();
+        let response = sandbox.get(&format!("/company/companies?{query}")).await;
+
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{conditions}");
+        let body = error_body(response).await;
+        assert!(
+            body["message"].as_str().unwrap().contains(expected),
+            "{conditions}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn comparing_a_reference_itself_says_to_compare_its_id() {
+    let sandbox = spawn().await;
+
+    let response = sandbox
+        .get("/finance/agreements?conditions=company%20%3D%201")
+        .await;
+    let by_id = sandbox
+        .get("/finance/agreements?conditions=company%2Fid%20%3D%201")
+        .await;
+
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body = error_body(response).await;
+    assert!(
+        body["message"].as_str().unwrap().contains("company/id"),
+        "{body}"
+    );
+    assert_eq!(by_id.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_page_number_too_large_to_represent_is_400_and_a_page_past_the_end_is_empty() {
+    let sandbox = spawn().await;
+
+    let huge = sandbox
+        .get("/company/companies?page=99999999999999999999999")
+        .await;
+    let past_end = sandbox.get_json("/company/companies?page=500").await;
+
+    assert_eq!(huge.status(), StatusCode::BAD_REQUEST);
+    error_body(huge).await;
+    assert_eq!(past_end, json!([]));
+}
+
+#[tokio::test]
+async fn a_port_clash_names_the_os_error_once_and_suggests_a_free_port() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = SandboxConfig {
+        listen: taken.local_addr().unwrap(),
+        ..test_config()
+    };
+
+    let Err(error) = start(config).await else {
+        panic!("binding a taken port must fail");
+    };
+
+    let mut chain = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        chain.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    assert_eq!(chain.matches("os error").count(), 1, "{chain}");
+    assert!(chain.contains("--listen 127.0.0.1:0"), "{chain}");
+}
+
+#[tokio::test]
+async fn a_sandbox_resumed_from_a_state_file_says_the_seed_was_not_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SandboxConfig {
+        state: Some(dir.path().join("state.db")),
+        ..test_config()
+    };
+
+    let first = spawn_with(config.clone()).await;
+    let created_fresh = first.running.resumed_from_state();
+    let seeded = first.get_json("/company/companies/count").await["count"].clone();
+    first.running.shutdown().await;
+    let second = spawn_with(SandboxConfig {
+        seed: Seed::Empty,
+        ..config
+    })
+    .await;
+
+    assert!(!created_fresh);
+    assert!(second.running.resumed_from_state());
+    assert_ne!(seeded, json!(0));
+    assert_eq!(
+        second.get_json("/company/companies/count").await["count"],
+        seeded
+    );
+}

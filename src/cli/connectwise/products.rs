@@ -27,8 +27,7 @@ use crate::cli::context::Context;
 use crate::cli::output::{Table, print_json};
 
 /// The documented default catalog items: meter, catalog identifier, description used when
-/// `--create-missing` creates the item. The identifiers are those of the sandbox's demo seed,
-/// except `VMW-VDC-CPU-GHZ`, which `--create-missing` creates.
+/// `--create-missing` creates the item. The sandbox's demo seed has every one of them.
 pub const DEFAULT_PRODUCTS: [(&str, &str, &str); 12] = [
     (
         "virtual_machine/cpu",

@@ -94,6 +94,12 @@ async fn route(app: &AppState, request: Request) -> (&'static str, Response) {
     let path = request.uri().path().to_owned();
     let method = request.method().clone();
 
+    // The Host header is echoed into `SiteUrl` and `Link` URLs, so anything that is not a host
+    // could forge links or break clients that follow them; it is refused before anything else.
+    if let Err(error) = check_host(request.headers()) {
+        return (UNMATCHED_TEMPLATE, error.into_response());
+    }
+
     if let Some(company_id) = company_info_id(&path) {
         let template = COMPANY_INFO_TEMPLATE;
         let delay = app.faults().delay();
@@ -401,6 +407,7 @@ fn parse_conditions(
     };
     let conditions = Conditions::parse(text)?;
     check_paths(collection, "conditions", &conditions.paths())?;
+    conditions.check_types(|segments| collection.path_type(segments))?;
     Ok(Some(conditions))
 }
 
@@ -474,6 +481,70 @@ async fn list(
     Ok(response)
 }
 
+/// Refuses a `Host` header that is not a host name or IP literal with an optional port.
+fn check_host(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(HOST) else {
+        return Ok(());
+    };
+
+    match value.to_str() {
+        Ok(host) if is_valid_host(host) => Ok(()),
+        _ => Err(ApiError::bad_request(format!(
+            "The Host header {:?} is not a host name or IP address with an optional port \
+             (like cw.example.com, 127.0.0.1:8088 or [::1]:8088)",
+            String::from_utf8_lossy(value.as_bytes())
+        ))),
+    }
+}
+
+/// Whether `text` is `host[:port]`: a DNS name (letters, digits, `-` and `_` between dots), an
+/// IPv4 address, or an IPv6 address in square brackets; the port is 1 to 65535.
+fn is_valid_host(text: &str) -> bool {
+    let (host, port) = match text.strip_prefix('[') {
+        Some(rest) => {
+            let Some((address, after)) = rest.split_once(']') else {
+                return false;
+            };
+            if address.parse::<std::net::Ipv6Addr>().is_err() {
+                return false;
+            }
+            match after {
+                "" => return true,
+                _ => match after.strip_prefix(':') {
+                    Some(port) => (None, Some(port)),
+                    None => return false,
+                },
+            }
+        }
+        None => match text.rsplit_once(':') {
+            Some((host, port)) => (Some(host), Some(port)),
+            None => (Some(text), None),
+        },
+    };
+
+    let port_ok = port.is_none_or(|port| {
+        !port.is_empty()
+            && port.len() <= 5
+            && port.chars().all(|c| c.is_ascii_digit())
+            && port.parse::<u16>().is_ok_and(|port| port > 0)
+    });
+    let host_ok = host.is_none_or(|host| {
+        let name = host.strip_suffix('.').unwrap_or(host);
+        !name.is_empty()
+            && name.len() <= 253
+            && name.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            })
+    });
+    port_ok && host_ok
+}
+
 impl AppState {
     /// The host a request came in on, for `SiteUrl` and `Link` URLs.
     fn host(&self, headers: &HeaderMap) -> String {
@@ -518,6 +589,40 @@ mod tests {
             Some("acme")
         );
         assert_eq!(company_info_id("/login/companyinfo/"), None);
+    }
+
+    #[test]
+    fn host_names_ip_literals_and_ports_are_valid_hosts() {
+        for host in [
+            "cw.example.com",
+            "localhost:8088",
+            "127.0.0.1:8088",
+            "[::1]:8088",
+            "[::1]",
+            "my_box.lan.",
+        ] {
+            assert!(is_valid_host(host), "{host} should be valid");
+        }
+    }
+
+    #[test]
+    fn hosts_with_spaces_brackets_quotes_or_bad_ports_are_refused() {
+        for host in [
+            "evil.example>; rel=\"last\", <http://x",
+            "a b",
+            "",
+            "host:",
+            "host:0",
+            "host:65536",
+            "host:80:80",
+            "[::1",
+            "[nonsense]:80",
+            "-lead.example",
+            "a..b",
+            "user@host",
+        ] {
+            assert!(!is_valid_host(host), "{host} should be refused");
+        }
     }
 
     #[test]

@@ -110,6 +110,10 @@ impl fmt::Debug for SandboxConfig {
     }
 }
 
+/// First path segments the sandbox serves itself, so no codebase may take them (compared
+/// ignoring case).
+const RESERVED_SEGMENTS: [&str; 3] = ["_sandbox", "login", "apis"];
+
 /// Checks that `codebase` looks like a ConnectWise codebase: one path segment of letters,
 /// digits, `_` or `.`, followed by a single `/`.
 pub fn validate_codebase(codebase: &str) -> Result<(), String> {
@@ -123,11 +127,22 @@ pub fn validate_codebase(codebase: &str) -> Result<(), String> {
         && segment
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-    if !well_formed || segment.eq_ignore_ascii_case("apis") || segment.eq_ignore_ascii_case("login")
-    {
+    if !well_formed {
         return Err(format!(
             "codebase {codebase:?} must be one path segment of letters, digits, '_' or '.' \
              followed by '/'"
+        ));
+    }
+
+    // These first segments already mean something on the sandbox's server; a codebase named
+    // after one would shadow the control endpoints or the company lookup.
+    if let Some(reserved) = RESERVED_SEGMENTS
+        .iter()
+        .find(|reserved| segment.eq_ignore_ascii_case(reserved))
+    {
+        return Err(format!(
+            "codebase {codebase:?} collides with the sandbox's own /{reserved}/ paths; choose \
+             another name, like \"v2025_1/\""
         ));
     }
 
@@ -170,6 +185,16 @@ mod tests {
         assert!(validate_codebase("a/b/").is_err());
         assert!(validate_codebase("/").is_err());
         assert!(validate_codebase("apis/").is_err());
+    }
+
+    #[test]
+    fn a_codebase_that_collides_with_the_sandbox_paths_is_rejected_whatever_its_case() {
+        for reserved in ["_sandbox/", "_SANDBOX/", "Login/", "APIS/"] {
+            let error = validate_codebase(reserved).unwrap_err();
+
+            assert!(error.contains("collides"), "{reserved}: {error}");
+        }
+        assert!(validate_codebase("sandbox/").is_ok());
     }
 
     #[test]

@@ -30,7 +30,7 @@ use serde_json::json;
 use super::AppState;
 use super::config::validate_codebase;
 use super::errors::ApiError;
-use super::faults::{FaultConfig, FaultRule};
+use super::faults::{FaultConfig, FaultRule, from_json_object};
 use super::stats::Stats;
 
 /// The control routes, to be nested under `/_sandbox`.
@@ -46,8 +46,9 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/invoices/preview", get(invoice_preview))
 }
 
+/// Reads a control body, which must be a JSON object with named fields.
 fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
+    from_json_object(body)
         .map_err(|error| ApiError::bad_request(format!("The request body is not valid: {error}")))
 }
 

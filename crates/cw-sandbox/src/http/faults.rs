@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::routes::same_template;
+use super::routes::{self, same_template};
+
+/// The HTTP methods the sandbox serves on some route.
+const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
 /// The status codes a random server error is drawn from when none are configured.
 pub const DEFAULT_SERVER_ERROR_STATUSES: [u16; 4] = [500, 502, 503, 504];
@@ -38,6 +41,39 @@ pub struct FaultConfig {
     pub drop_share: f64,
     /// Deterministic one-shot rules, consumed in order before any random fault is drawn.
     pub rules: Vec<FaultRule>,
+}
+
+impl FaultConfig {
+    /// Reads a fault configuration from JSON text (a `--faults` file or the body of
+    /// `PUT /_sandbox/faults`) and checks it as [`Faults::new`] does.
+    ///
+    /// The text must hold a JSON object: serde would otherwise also fill the struct from an
+    /// array by position, so `[5, 0, 0.5]` would silently set the first three fields.
+    pub fn from_json(text: &[u8]) -> Result<FaultConfig, String> {
+        let config: FaultConfig = from_json_object(text)?;
+        validate(&config)?;
+        Ok(config)
+    }
+}
+
+/// Deserialises `text`, which must hold a JSON object with named fields.
+pub(crate) fn from_json_object<T: serde::de::DeserializeOwned>(text: &[u8]) -> Result<T, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(text).map_err(|error| format!("not valid JSON: {error}"))?;
+    if !value.is_object() {
+        let found = match value {
+            serde_json::Value::Null => "null",
+            serde_json::Value::Bool(_) => "a boolean",
+            serde_json::Value::Number(_) => "a number",
+            serde_json::Value::String(_) => "a string",
+            serde_json::Value::Array(_) => "an array",
+            serde_json::Value::Object(_) => "an object",
+        };
+        return Err(format!(
+            "expected a JSON object with named fields (see docs/cw-sandbox.md), found {found}"
+        ));
+    }
+    serde_json::from_value(value).map_err(|error| error.to_string())
 }
 
 /// What a fault does to a request.
@@ -88,9 +124,17 @@ fn one() -> u32 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// Answer 429 with `Retry-After: retry_after_secs`.
-    RateLimit { retry_after_secs: u64, html: bool },
+    RateLimit {
+        /// The `Retry-After` seconds.
+        retry_after_secs: u64,
+        /// Answer with a CDN's HTML page instead of a ConnectWise JSON body.
+        html: bool,
+    },
     /// Answer with this 5xx status.
-    ServerError { status: u16 },
+    ServerError {
+        /// The status, 500 to 599.
+        status: u16,
+    },
     /// Run the request, then close the connection without answering.
     CommitThenDrop,
 }
@@ -233,6 +277,41 @@ fn validate_rule(rule: &FaultRule) -> Result<(), String> {
     }
     if let Some(status) = rule.status {
         validate_server_status(status)?;
+    }
+
+    // A rule that names a method or route the sandbox never serves would sit in the queue
+    // forever, so it is refused as `--deny` refuses such denials.
+    let method = rule.method.as_deref().map(str::trim);
+    if let Some(method) = method
+        && !METHODS
+            .iter()
+            .any(|known| known.eq_ignore_ascii_case(method))
+    {
+        return Err(format!(
+            "fault rule method {method:?} is not an HTTP verb the sandbox serves; use GET, POST, \
+             PUT, PATCH or DELETE, or leave method out to match every verb"
+        ));
+    }
+    let Some(template) = rule.path_template.as_deref() else {
+        return Ok(());
+    };
+    let Some(allowed) = routes::methods_of_template(template) else {
+        return Err(format!(
+            "fault rule pathTemplate {template:?} is not a route the sandbox serves; use one of \
+             {} (placeholder names do not matter; see docs/cw-sandbox.md)",
+            routes::templates().join(", ")
+        ));
+    };
+    if let Some(method) = method
+        && !allowed
+            .iter()
+            .any(|known| known.as_str().eq_ignore_ascii_case(method))
+    {
+        let allowed: Vec<&str> = allowed.iter().map(|known| known.as_str()).collect();
+        return Err(format!(
+            "fault rule {method} {template} can never fire: that route answers only {}",
+            allowed.join(", ")
+        ));
     }
     Ok(())
 }
@@ -390,6 +469,83 @@ mod tests {
         });
 
         assert!(result.unwrap_err().contains("rateLimitShare"));
+    }
+
+    #[test]
+    fn a_rule_with_an_unknown_verb_is_rejected() {
+        let mut faults = Faults::default();
+
+        let error = faults
+            .push_rule(rule(Some("FETCH"), None, FaultKind::ServerError, 1))
+            .unwrap_err();
+
+        assert!(error.contains("FETCH"), "{error}");
+        assert!(faults.config().rules.is_empty());
+    }
+
+    #[test]
+    fn a_rule_for_a_route_the_sandbox_does_not_serve_is_rejected_with_the_routes_listed() {
+        let mut faults = Faults::default();
+
+        let error = faults
+            .push_rule(rule(
+                None,
+                Some("/no/such/route"),
+                FaultKind::ServerError,
+                1,
+            ))
+            .unwrap_err();
+
+        assert!(error.contains("/no/such/route"), "{error}");
+        assert!(
+            error.contains("/finance/agreements/{id}/additions"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_rule_for_a_verb_its_route_never_answers_is_rejected() {
+        let mut faults = Faults::default();
+
+        let refused = faults.push_rule(rule(
+            Some("POST"),
+            Some("/system/info"),
+            FaultKind::ServerError,
+            1,
+        ));
+        let lookup = faults.push_rule(rule(
+            Some("get"),
+            Some("/login/companyinfo/{id}"),
+            FaultKind::ServerError,
+            1,
+        ));
+
+        assert!(refused.unwrap_err().contains("never fire"));
+        assert_eq!(lookup, Ok(()));
+    }
+
+    #[test]
+    fn a_fault_file_with_an_unknown_route_is_rejected_as_a_whole() {
+        let config = FaultConfig {
+            rules: vec![rule(
+                Some("GET"),
+                Some("/service/tickets"),
+                FaultKind::RateLimit,
+                1,
+            )],
+            ..FaultConfig::default()
+        };
+
+        assert!(Faults::new(config).is_err());
+    }
+
+    #[test]
+    fn a_fault_configuration_given_as_an_array_is_refused() {
+        let positional = FaultConfig::from_json(b"[5, 0, 0.5]");
+        let named = FaultConfig::from_json(br#"{"latencyMs": 5, "rateLimitShare": 0.5}"#);
+
+        assert!(positional.unwrap_err().contains("JSON object"));
+        assert_eq!(named.unwrap().rate_limit_share, 0.5);
     }
 
     #[test]

@@ -65,14 +65,33 @@ pub enum SandboxError {
     #[error(transparent)]
     Tls(#[from] TlsError),
     /// The listen address could not be bound.
-    #[error("could not listen on {addr}: {source}")]
+    ///
+    /// The operating system's answer is part of the message and deliberately not a `source`:
+    /// error chains print every source after the message, which would say it twice.
+    #[error("could not listen on {addr}: {error}{}", bind_hint(error))]
     Bind {
         /// The address that was asked for.
         addr: SocketAddr,
         /// What the operating system answered.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
+}
+
+/// What to do about a failed bind, for the kinds of failure a user can fix.
+fn bind_hint(error: &std::io::Error) -> &'static str {
+    match error.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            ". Another program already uses this port: choose another one with --listen \
+             (for example --listen 127.0.0.1:8089), or --listen 127.0.0.1:0 for any free port"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            ". Ports below 1024 need extra privileges: choose a port above 1024 with --listen"
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            ". This machine has no such address: use 127.0.0.1 or 0.0.0.0 in --listen"
+        }
+        _ => "",
+    }
 }
 
 /// The state every request handler shares.
@@ -195,6 +214,12 @@ impl RunningSandbox {
         self.cert_path.as_deref()
     }
 
+    /// Whether the records were loaded from an existing `--state` file, so the seed was not
+    /// applied; a state file is seeded only when it is created.
+    pub fn resumed_from_state(&self) -> bool {
+        self.state.store.resumed_from_state()
+    }
+
     /// The configuration the sandbox was started with (faults and codebase may have changed
     /// since through the control endpoints).
     pub fn config(&self) -> &SandboxConfig {
@@ -246,13 +271,13 @@ pub async fn start(config: SandboxConfig) -> Result<RunningSandbox, SandboxError
 
     let listener = TcpListener::bind(config.listen)
         .await
-        .map_err(|source| SandboxError::Bind {
+        .map_err(|error| SandboxError::Bind {
             addr: config.listen,
-            source,
+            error,
         })?;
-    let local_addr = listener.local_addr().map_err(|source| SandboxError::Bind {
+    let local_addr = listener.local_addr().map_err(|error| SandboxError::Bind {
         addr: config.listen,
-        source,
+        error,
     })?;
 
     let state = Arc::new(AppState {

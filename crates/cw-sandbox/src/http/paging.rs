@@ -53,7 +53,7 @@ pub fn parse_params(raw_query: Option<&str>) -> Result<ListParams, String> {
             "customfieldconditions" => params.custom_field_conditions = text,
             "orderby" => params.order_by = text,
             "fields" => params.fields = text,
-            "page" if text.is_some() => params.page = positive(&name, value)?,
+            "page" if text.is_some() => params.page = page_number(value)?,
             "pagesize" if text.is_some() => {
                 params.page_size = positive(&name, value)?.min(MAX_PAGE_SIZE);
             }
@@ -68,6 +68,20 @@ pub fn parse_params(raw_query: Option<&str>) -> Result<ListParams, String> {
     }
 
     Ok(params)
+}
+
+/// The largest page number: ConnectWise reads `page` as a 32-bit signed integer.
+pub const MAX_PAGE: usize = i32::MAX as usize;
+
+/// A page number from 1 to [`MAX_PAGE`]; unlike a page size, a page number too large to
+/// represent is refused rather than clamped, since no clamped value means what was asked.
+fn page_number(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(page) if (1..=MAX_PAGE).contains(&page) => Ok(page),
+        _ => Err(format!(
+            "page must be a whole number from 1 to {MAX_PAGE}, got {value:?}"
+        )),
+    }
 }
 
 fn positive(name: &str, value: &str) -> Result<usize, String> {
@@ -206,6 +220,15 @@ mod tests {
 
         assert_eq!(params.page_size, MAX_PAGE_SIZE);
         assert_eq!(huge.page_size, MAX_PAGE_SIZE);
+    }
+
+    #[test]
+    fn a_page_number_too_large_to_represent_is_refused() {
+        let largest = parse_params(Some("page=2147483647")).unwrap();
+
+        assert_eq!(largest.page, MAX_PAGE);
+        assert!(parse_params(Some("page=2147483648")).is_err());
+        assert!(parse_params(Some("page=18446744073709551616")).is_err());
     }
 
     #[test]

@@ -207,6 +207,26 @@ pub fn match_path(path: &str) -> Option<Matched> {
     })
 }
 
+/// The methods served on the route that `template` names (whatever its placeholder names),
+/// including the unauthenticated company lookup; `None` when no route has this template.
+pub fn methods_of_template(template: &str) -> Option<Vec<Method>> {
+    if same_template(template, COMPANY_INFO_TEMPLATE) {
+        return Some(vec![Method::GET]);
+    }
+    ROUTES
+        .iter()
+        .find(|route| same_template(route.template, template))
+        .map(|route| allowed_methods(route.endpoint))
+}
+
+/// Every route template the sandbox serves: the company lookup, then the routes below
+/// `apis/3.0`, for error messages that list them.
+pub fn templates() -> Vec<&'static str> {
+    let mut templates = vec![COMPANY_INFO_TEMPLATE];
+    templates.extend(ROUTES.iter().map(|route| route.template));
+    templates
+}
+
 /// Whether `template` names one of the routes below `apis/3.0`, whatever its placeholder names.
 pub fn is_known_template(template: &str) -> bool {
     ROUTES

@@ -24,18 +24,27 @@ pub const KEY_FILE: &str = "key.pem";
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     /// The directory or a PEM file could not be created, read or written.
-    #[error("TLS file {path}: {source}")]
+    ///
+    /// The causes here are part of the messages and deliberately not `source`s: error chains
+    /// print every source after the message, which would say them twice.
+    #[error("TLS file {path}: {error}")]
     Io {
+        /// The file or directory.
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        /// What the operating system answered.
+        error: std::io::Error,
     },
     /// The certificate could not be generated.
     #[error("could not generate the self-signed certificate: {0}")]
-    Generate(#[from] rcgen::Error),
+    Generate(rcgen::Error),
     /// The PEM files exist but do not hold a certificate and key rustls accepts.
     #[error("TLS files in {dir}: {reason}")]
-    Invalid { dir: PathBuf, reason: String },
+    Invalid {
+        /// The directory holding the PEM files.
+        dir: PathBuf,
+        /// What is wrong with them.
+        reason: String,
+    },
 }
 
 /// What the server needs to speak HTTPS.
@@ -56,16 +65,16 @@ pub fn prepare(dir: Option<&Path>) -> Result<TlsSetup, TlsError> {
             let temp = tempfile::Builder::new()
                 .prefix("cw-sandbox-tls-")
                 .tempdir()
-                .map_err(|source| TlsError::Io {
+                .map_err(|error| TlsError::Io {
                     path: std::env::temp_dir(),
-                    source,
+                    error,
                 })?;
             (temp.path().to_path_buf(), Some(temp))
         }
     };
-    std::fs::create_dir_all(&dir).map_err(|source| TlsError::Io {
+    std::fs::create_dir_all(&dir).map_err(|error| TlsError::Io {
         path: dir.clone(),
-        source,
+        error,
     })?;
 
     let cert_path = dir.join(CERT_FILE);
@@ -84,7 +93,7 @@ pub fn prepare(dir: Option<&Path>) -> Result<TlsSetup, TlsError> {
 
 fn generate(cert_path: &Path, key_path: &Path) -> Result<(), TlsError> {
     let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
-    let certified = rcgen::generate_simple_self_signed(names)?;
+    let certified = rcgen::generate_simple_self_signed(names).map_err(TlsError::Generate)?;
 
     write(cert_path, certified.cert.pem().as_bytes(), false)?;
     write(
@@ -114,9 +123,9 @@ fn write(path: &Path, contents: &[u8], private: bool) -> Result<(), TlsError> {
     options
         .open(path)
         .and_then(|mut file| file.write_all(contents))
-        .map_err(|source| TlsError::Io {
+        .map_err(|error| TlsError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })
 }
 

@@ -113,10 +113,13 @@ mod like;
 mod order_by;
 /// Field paths and how they are looked up in records.
 mod path;
+/// Type checks of conditions against the fields they compare.
+mod types;
 
 pub use conditions::Conditions;
 pub use fields::FieldSelection;
 pub use order_by::OrderBy;
+pub use types::FieldType;
 
 /// A `conditions`, `orderBy` or `fields` parameter that could not be parsed.
 ///

@@ -12,17 +12,29 @@ use super::schema;
 /// A kind of record the sandbox stores, one per ConnectWise endpoint family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Collection {
+    /// `company/companies`.
     Companies,
+    /// `company/contacts`.
     Contacts,
+    /// `finance/agreements`.
     Agreements,
+    /// `finance/agreements/types`.
     AgreementTypes,
+    /// `finance/agreements/{id}/additions`, each owned by one agreement.
     Additions,
+    /// `procurement/catalog`.
     Catalog,
+    /// `procurement/types`.
     ProductTypes,
+    /// `procurement/subcategories`.
     Subcategories,
+    /// `procurement/unitOfMeasures`.
     UnitsOfMeasure,
+    /// `finance/billingCycles`.
     BillingCycles,
+    /// `system/locations`.
     Locations,
+    /// `system/departments`.
     Departments,
 }
 
@@ -60,6 +72,11 @@ impl Collection {
             Collection::Locations => "location",
             Collection::Departments => "department",
         }
+    }
+
+    /// What the field at a path's `segments` holds, for checking the types in `conditions`.
+    pub fn path_type(self, segments: &[String]) -> crate::query::FieldType {
+        super::schema::path_type(self, segments)
     }
 
     /// Whether `path` (e.g. `company/id`, `_info/lastUpdated`) names a field of this

@@ -43,7 +43,12 @@ pub(crate) const UPDATED_BY: &str = "hyalto-sandbox";
 pub enum StoreError {
     /// The record (or, for additions, the owning agreement) does not exist: 404.
     #[error("{resource} {id} was not found")]
-    NotFound { resource: &'static str, id: i64 },
+    NotFound {
+        /// The resource name, e.g. `agreement`.
+        resource: &'static str,
+        /// The id that was asked for.
+        id: i64,
+    },
     /// The request failed validation: 400 with the ConnectWise body.
     #[error("{}", describe(.0))]
     Invalid(ErrorBody),
@@ -54,13 +59,21 @@ pub enum StoreError {
     /// The seed is unusable: the sandbox does not start.
     #[error("seed {file}: at {path}: {reason}")]
     Seed {
+        /// The seed file, or `demo` for the bundled seed.
         file: String,
+        /// Where in the seed the problem is, e.g. `agreements[2].company`.
         path: String,
+        /// What is wrong there.
         reason: String,
     },
     /// The state file could not be opened, read or written: 500, or no start.
     #[error("state file {path}: {reason}")]
-    Persistence { path: String, reason: String },
+    Persistence {
+        /// The state file.
+        path: String,
+        /// What went wrong, with the database's own message.
+        reason: String,
+    },
 }
 
 fn describe(body: &ErrorBody) -> String {
@@ -93,6 +106,7 @@ pub struct PatchOperation {
 pub struct Store {
     records: Arc<Mutex<Records>>,
     state: Option<Arc<StateFile>>,
+    resumed: bool,
 }
 
 impl Store {
@@ -101,15 +115,17 @@ impl Store {
     pub async fn open(seed: &SeedData, state: Option<&Path>) -> Result<Store, StoreError> {
         let today = today();
 
+        let mut resumed = false;
         let (records, state) = match state {
             None => (seed::build_records(seed, today, &seed::info_now())?, None),
             Some(path) => {
                 let (file, loaded) = StateFile::open(path).await?;
                 match loaded {
                     Some(records) => {
+                        resumed = true;
                         tracing::info!(
                             state.path = %path.display(),
-                            "loaded the sandbox state file"
+                            "loaded the sandbox state file; the seed was not applied"
                         );
                         (records, Some(Arc::new(file)))
                     }
@@ -129,7 +145,14 @@ impl Store {
         Ok(Store {
             records: Arc::new(Mutex::new(records)),
             state,
+            resumed,
         })
+    }
+
+    /// Whether the records came from an existing state file, in which case the seed given to
+    /// [`Store::open`] was not applied.
+    pub fn resumed_from_state(&self) -> bool {
+        self.resumed
     }
 
     /// All records of a collection (for Additions: of one agreement; `parent` = agreement id),
@@ -235,6 +258,12 @@ impl Store {
                     "only top-level fields can be patched; replace the whole {} object instead.",
                     path.split('/').next().unwrap_or_default()
                 )),
+                None if path.eq_ignore_ascii_case("id") || path.eq_ignore_ascii_case("_info") => {
+                    Err(format!(
+                        "{path} is set by the server and cannot be changed; to use another id, \
+                         create a new {resource}."
+                    ))
+                }
                 None => Err(format!("{path} is not a field of {resource}.")),
                 Some(field) if field.read_only => Err(format!(
                     "{} is computed by the server and cannot be changed.",
@@ -331,12 +360,7 @@ impl Store {
                 .collect();
             return Err(StoreError::Conflict(ErrorBody::new(
                 "Conflict",
-                format!(
-                    "{} {id} cannot be deleted because it is in use: {}. Delete or cancel those \
-                     first.",
-                    collection.resource_name(),
-                    list.join(", ")
-                ),
+                in_use_message(collection, id, &list.join(", ")),
             )));
         }
 
@@ -593,6 +617,21 @@ fn writable_fields(collection: Collection, body: &Value) -> Map<String, Value> {
         .filter(|(key, _)| schema::field(collection, key).is_some_and(|field| !field.read_only))
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect()
+}
+
+/// The message of a refused delete. It names only remedies that really unblock the delete:
+/// cancelling an agreement, or its additions, leaves them in place, so the sandbox (like
+/// ConnectWise) still refuses; cancelling is offered as the alternative to deleting.
+fn in_use_message(collection: Collection, id: i64, users: &str) -> String {
+    let resource = collection.resource_name();
+    let remedy = match collection {
+        Collection::Agreements => {
+            "Delete those first, or cancel this agreement instead of deleting it (set \
+             cancelledFlag to true); a cancelled agreement and its additions are kept"
+        }
+        _ => "Delete those records first, or change them to point at another record",
+    };
+    format!("{resource} {id} cannot be deleted because other records use it: {users}. {remedy}.")
 }
 
 /// Which records point at record `id` of `collection`, counted by kind (e.g.

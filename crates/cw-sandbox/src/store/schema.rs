@@ -6,6 +6,7 @@
 //! these tables, so a field added here is accepted, queryable and stored everywhere at once.
 
 use super::Collection;
+use crate::query::FieldType;
 
 /// What a field holds and how an incoming value is checked.
 #[derive(Clone, Copy, Debug)]
@@ -633,5 +634,63 @@ fn knows_reference_path(target: Option<Collection>, key: &str, tail: &[&str]) ->
         None => ["name", "identifier"]
             .iter()
             .any(|known| known.eq_ignore_ascii_case(key)),
+    }
+}
+
+/// What the field at `segments` of a `collection` record holds, for type checks of
+/// `conditions`; names match case-insensitively. Paths the schema does not describe (array
+/// elements, unknown keys of unmodelled references) are [`FieldType::Any`].
+pub(crate) fn path_type(collection: Collection, segments: &[String]) -> FieldType {
+    let Some((first, rest)) = segments.split_first() else {
+        return FieldType::Any;
+    };
+
+    if first.eq_ignore_ascii_case("id") {
+        return FieldType::Number;
+    }
+    if first.eq_ignore_ascii_case("_info") {
+        return info_type(rest);
+    }
+
+    let Some(field) = field(collection, first) else {
+        return FieldType::Any;
+    };
+    match (field.kind, rest) {
+        (Kind::Text(_) | Kind::Enum(_), []) if field.name.ends_with("Date") => FieldType::DateText,
+        (Kind::Text(_) | Kind::Enum(_), []) => FieldType::Text,
+        (Kind::Integer | Kind::Decimal, []) => FieldType::Number,
+        (Kind::Bool, []) => FieldType::Bool,
+        (Kind::DateTime, []) => FieldType::DateTime,
+        (Kind::Ref(_), []) => FieldType::Reference,
+        (Kind::Array, []) => FieldType::List,
+        (Kind::Ref(_), [key, tail @ ..]) => reference_key_type(key, tail),
+        _ => FieldType::Any,
+    }
+}
+
+/// `_info` itself is an object; its entries are strings, some of which hold dates.
+fn info_type(rest: &[String]) -> FieldType {
+    match rest {
+        [] => FieldType::Reference,
+        [_] => FieldType::DateText,
+        _ => FieldType::Any,
+    }
+}
+
+fn reference_key_type(key: &str, tail: &[String]) -> FieldType {
+    if key.eq_ignore_ascii_case("_info") {
+        return info_type(tail);
+    }
+    if !tail.is_empty() {
+        return FieldType::Any;
+    }
+    if key.eq_ignore_ascii_case("id") {
+        FieldType::Number
+    } else if key.eq_ignore_ascii_case("chargeFirmFlag")
+        || key.eq_ignore_ascii_case("serializedFlag")
+    {
+        FieldType::Bool
+    } else {
+        FieldType::Text
     }
 }

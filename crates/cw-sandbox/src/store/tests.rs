@@ -144,6 +144,98 @@ async fn every_failing_field_gets_its_own_error_entry() {
 }
 
 #[tokio::test]
+async fn blank_required_strings_are_missing_one_entry_per_field() {
+    let store = small_store().await;
+
+    let company = field_errors(
+        store
+            .create(
+                Collection::Companies,
+                None,
+                json!({"identifier": "", "name": ""}),
+            )
+            .await,
+    );
+    let agreement = field_errors(
+        store
+            .create(Collection::Agreements, None, agreement("   "))
+            .await,
+    );
+    let item = field_errors(
+        store
+            .create(
+                Collection::Catalog,
+                None,
+                json!({"identifier": " ", "description": "\t", "customerDescription": "",
+                       "subcategory": {"id": 1}, "type": {"id": 1}}),
+            )
+            .await,
+    );
+
+    assert_eq!(
+        company,
+        vec![
+            pair("MissingRequiredField", "identifier"),
+            pair("MissingRequiredField", "name")
+        ]
+    );
+    assert_eq!(agreement, vec![pair("MissingRequiredField", "name")]);
+    assert_eq!(
+        item,
+        vec![
+            pair("MissingRequiredField", "identifier"),
+            pair("MissingRequiredField", "description"),
+            pair("MissingRequiredField", "customerDescription")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn blanking_a_required_string_by_patch_or_put_is_refused() {
+    let store = small_store().await;
+
+    let patched = field_errors(
+        store
+            .patch(
+                Collection::Agreements,
+                None,
+                1,
+                vec![replace("name", json!("  "))],
+            )
+            .await,
+    );
+    let replaced = field_errors(
+        store
+            .replace(
+                Collection::Companies,
+                None,
+                2,
+                json!({"identifier": "GLOBEX", "name": ""}),
+            )
+            .await,
+    );
+
+    assert_eq!(patched, vec![pair("MissingRequiredField", "name")]);
+    assert_eq!(replaced, vec![pair("MissingRequiredField", "name")]);
+    let stored = store.get(Collection::Agreements, None, 1).await.unwrap();
+    assert_eq!(stored["name"], json!("Acme master"));
+}
+
+#[tokio::test]
+async fn an_optional_string_may_be_blank() {
+    let store = small_store().await;
+    let mut body = agreement("Blank PO");
+    body["customerPO"] = json!("");
+
+    let created = store
+        .create(Collection::Agreements, None, body)
+        .await
+        .unwrap();
+
+    assert_eq!(created["customerPO"], json!(""));
+}
+
+#[tokio::test]
 async fn an_agreement_name_longer_than_100_characters_is_an_invalid_field() {
     let store = small_store().await;
 
@@ -1097,6 +1189,98 @@ async fn a_patch_with_an_unknown_or_nested_path_is_refused() {
 }
 
 #[tokio::test]
+async fn a_patch_of_the_id_says_the_server_sets_it() {
+    let store = small_store().await;
+
+    let result = store
+        .patch(
+            Collection::Agreements,
+            None,
+            1,
+            vec![replace("id", json!(7))],
+        )
+        .await;
+
+    let Err(StoreError::Invalid(body)) = result else {
+        panic!("expected a validation failure, got {result:?}");
+    };
+    assert_eq!(body.errors[0].field, "id");
+    assert!(
+        body.errors[0].message.contains("set by the server"),
+        "{}",
+        body.errors[0].message
+    );
+}
+
+#[tokio::test]
+async fn an_agreement_cannot_end_before_it_starts() {
+    let store = small_store().await;
+    let mut body = agreement("Backwards");
+    body["startDate"] = json!("2025-06-01T00:00:00Z");
+    body["endDate"] = json!("2025-05-31T00:00:00Z");
+
+    let created = field_errors(store.create(Collection::Agreements, None, body).await);
+    let patched = field_errors(
+        store
+            .patch(
+                Collection::Agreements,
+                None,
+                1,
+                vec![replace("endDate", json!("2024-12-31T00:00:00Z"))],
+            )
+            .await,
+    );
+    let same_day = store
+        .patch(
+            Collection::Agreements,
+            None,
+            1,
+            vec![replace("endDate", json!("2025-01-01T00:00:00Z"))],
+        )
+        .await;
+
+    assert_eq!(created, vec![pair("InvalidField", "endDate")]);
+    assert_eq!(patched, vec![pair("InvalidField", "endDate")]);
+    assert!(same_day.is_ok(), "{same_day:?}");
+}
+
+#[tokio::test]
+async fn the_master_company_error_names_the_childs_company() {
+    let store = small_store().await;
+    let mut child = agreement("Child");
+    child["parentAgreement"] = json!({"id": 1});
+    let child = store
+        .create(Collection::Agreements, None, child)
+        .await
+        .unwrap();
+
+    let result = store
+        .patch(
+            Collection::Agreements,
+            None,
+            1,
+            vec![
+                replace("company", json!({"id": 2})),
+                replace("contact", json!({"id": 2})),
+            ],
+        )
+        .await;
+
+    let Err(StoreError::Invalid(body)) = result else {
+        panic!("expected a validation failure, got {result:?}");
+    };
+    let message = &body.errors[0].message;
+    assert_eq!(body.errors[0].field, "company");
+    assert!(
+        message.contains(&format!(
+            "child agreement {} belongs to company 1, not company 2",
+            child["id"]
+        )),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn a_patch_accepts_a_leading_slash_and_any_case_of_op() {
     let store = small_store().await;
     let operation = PatchOperation {
@@ -1241,6 +1425,59 @@ async fn deleting_a_company_that_has_contacts_and_agreements_is_a_conflict() {
     };
     assert_eq!(body.code, "Conflict");
     assert!(store.get(Collection::Companies, None, 1).await.is_ok());
+}
+
+#[tokio::test]
+async fn the_conflict_offers_cancelling_only_as_an_alternative_to_deleting() {
+    let store = small_store().await;
+    store
+        .create(Collection::Additions, Some(1), addition(json!(1)))
+        .await
+        .unwrap();
+    store
+        .patch(
+            Collection::Agreements,
+            None,
+            1,
+            vec![replace("cancelledFlag", json!(true))],
+        )
+        .await
+        .unwrap();
+
+    let result = store.delete(Collection::Agreements, None, 1).await;
+
+    let Err(StoreError::Conflict(body)) = result else {
+        panic!("a cancelled agreement with additions still cannot be deleted, got {result:?}");
+    };
+    assert!(
+        !body.message.contains("Delete or cancel"),
+        "{}",
+        body.message
+    );
+    assert!(
+        body.message.contains("Delete those first"),
+        "{}",
+        body.message
+    );
+    assert!(
+        body.message
+            .contains("cancel this agreement instead of deleting it"),
+        "{}",
+        body.message
+    );
+}
+
+#[tokio::test]
+async fn the_conflict_on_a_company_names_no_cancelling() {
+    let store = small_store().await;
+
+    let result = store.delete(Collection::Companies, None, 1).await;
+
+    let Err(StoreError::Conflict(body)) = result else {
+        panic!("expected a conflict, got {result:?}");
+    };
+    assert!(!body.message.contains("cancel"), "{}", body.message);
+    assert!(body.message.contains("1 agreements"), "{}", body.message);
 }
 
 #[tokio::test]
@@ -1835,4 +2072,74 @@ async fn a_preview_of_a_child_or_a_missing_agreement_is_refused() {
         of_missing,
         Err(StoreError::NotFound { id: 999, .. })
     ));
+}
+
+// Included quantities and credits.
+
+#[tokio::test]
+async fn an_included_quantity_above_the_quantity_is_refused() {
+    let store = small_store().await;
+    let mut body = addition(json!(3));
+    body["lessIncluded"] = json!(5);
+
+    let errors = field_errors(store.create(Collection::Additions, Some(1), body).await);
+
+    assert_eq!(errors, vec![pair("InvalidField", "lessIncluded")]);
+}
+
+#[tokio::test]
+async fn a_negative_included_quantity_is_refused() {
+    let store = small_store().await;
+    let mut body = addition(json!(3));
+    body["lessIncluded"] = json!(-1);
+
+    let errors = field_errors(store.create(Collection::Additions, Some(1), body).await);
+
+    assert_eq!(errors, vec![pair("InvalidField", "lessIncluded")]);
+}
+
+#[tokio::test]
+async fn a_negative_quantity_is_a_credit_line_with_a_negative_billed_quantity() {
+    let store = small_store().await;
+
+    let credit = store
+        .create(Collection::Additions, Some(1), addition(json!(-2)))
+        .await
+        .unwrap();
+    let mut with_included = addition(json!(-2));
+    with_included["lessIncluded"] = json!(1);
+    let refused = field_errors(
+        store
+            .create(Collection::Additions, Some(1), with_included)
+            .await,
+    );
+
+    assert_eq!(number(&credit["billedQuantity"]), "-2");
+    assert_eq!(number(&credit["extPrice"]), "-20");
+    assert_eq!(refused, vec![pair("InvalidField", "lessIncluded")]);
+}
+
+#[tokio::test]
+async fn patching_the_quantity_below_the_included_quantity_is_refused() {
+    let store = small_store().await;
+    let mut body = addition(json!(5));
+    body["lessIncluded"] = json!(2);
+    let created = store
+        .create(Collection::Additions, Some(1), body)
+        .await
+        .unwrap();
+    let id = created["id"].as_i64().unwrap();
+
+    let errors = field_errors(
+        store
+            .patch(
+                Collection::Additions,
+                Some(1),
+                id,
+                vec![replace("quantity", json!(1))],
+            )
+            .await,
+    );
+
+    assert_eq!(errors, vec![pair("InvalidField", "lessIncluded")]);
 }

@@ -15,7 +15,7 @@ use super::collection::{Collection, Records, reference_id};
 use super::schema::{self, Field, Kind};
 use crate::error_body::{ErrorBody, FieldError};
 
-/// `errors[]` code for a required field that is absent or null.
+/// `errors[]` code for a required field that is absent, null, or an empty or blank string.
 pub(crate) const MISSING_REQUIRED_FIELD: &str = "MissingRequiredField";
 /// `errors[]` code for a value that breaks a rule: too long, not an allowed enum value, a
 /// reference to nothing, the wrong JSON type, or a cross-record rule.
@@ -156,6 +156,16 @@ pub(crate) fn validate(
         if field.read_only || value.is_null() {
             continue;
         }
+        // ConnectWise trims text, so a required string of only spaces is as missing as an
+        // absent one; reporting it here keeps it from being stored and counted as present.
+        if field.required && is_blank_text(field, value) {
+            errors.add(
+                MISSING_REQUIRED_FIELD,
+                field.name,
+                format!("{} is required and cannot be empty.", field.name),
+            );
+            continue;
+        }
         match coerce(write.records, field, value) {
             Ok(value) => {
                 fields.insert(field.name.to_owned(), value);
@@ -199,6 +209,11 @@ pub(crate) fn validate(
         }
     }
     Ok(ordered)
+}
+
+/// Whether `value` is an empty or whitespace-only string given for a text field.
+fn is_blank_text(field: &Field, value: &Value) -> bool {
+    matches!(field.kind, Kind::Text(_)) && value.as_str().is_some_and(|text| text.trim().is_empty())
 }
 
 /// Checks one incoming value against its field and returns the value to store, or the
@@ -490,8 +505,10 @@ fn check_agreement(write: &Write<'_>, fields: &mut Map<String, Value>, errors: &
                 INVALID_FIELD,
                 "company",
                 format!(
-                    "child agreement {child_id} belongs to the current company; a parent and \
-                     its children share one company."
+                    "child agreement {child_id} belongs to company {}, not company {}; a \
+                     parent and its children share one company.",
+                    describe_company(child.get("company")),
+                    company.unwrap_or_default()
                 ),
             );
         }
@@ -507,11 +524,36 @@ fn check_agreement(write: &Write<'_>, fields: &mut Map<String, Value>, errors: &
         }
     }
 
+    check_date_order(fields, errors);
+
     sync_cancellation(write, fields);
     fields.insert(
         "agreementStatus".to_owned(),
         Value::from(agreement_status(fields, write.today)),
     );
+}
+
+/// An agreement cannot end before it starts. ConnectWise's screens refuse this too; whether its
+/// API does is not documented, so this is a sandbox rule (docs/cw-sandbox.md).
+fn check_date_order(fields: &Map<String, Value>, errors: &mut Errors) {
+    let date = |key: &str| fields.get(key).and_then(Value::as_str).and_then(parse_date);
+
+    if let (Some(start), Some(end)) = (date("startDate"), date("endDate"))
+        && end < start
+    {
+        errors.add(
+            INVALID_FIELD,
+            "endDate",
+            format!("endDate {end} is before startDate {start}; an agreement cannot end before it starts."),
+        );
+    }
+}
+
+fn describe_company(reference: Option<&Value>) -> String {
+    match reference_id(reference) {
+        Some(id) => id.to_string(),
+        None => "none".to_owned(),
+    }
 }
 
 fn describe_cycle(reference: Option<&Value>) -> String {
@@ -592,6 +634,7 @@ fn check_addition(write: &Write<'_>, fields: &mut Map<String, Value>, errors: &m
             .unwrap_or(Decimal::ZERO)
     };
     let quantity = number("quantity");
+    check_included_quantity(quantity, number("lessIncluded"), errors);
     let ext_price = quantity * number("unitPrice");
     let ext_cost = quantity * number("unitCost");
     let billed = quantity - number("lessIncluded");
@@ -608,6 +651,38 @@ fn check_addition(write: &Write<'_>, fields: &mut Map<String, Value>, errors: &m
     fields.insert("extPrice".to_owned(), decimal_value(ext_price));
     fields.insert("extCost".to_owned(), decimal_value(ext_cost));
     fields.insert("margin".to_owned(), decimal_value(ext_price - ext_cost));
+}
+
+/// Keeps `billedQuantity` (quantity − lessIncluded) from going below zero on an ordinary line.
+///
+/// A negative `quantity` is accepted as a credit line, and its billed quantity is negative on
+/// purpose; `lessIncluded` must then be 0. Otherwise `lessIncluded` lies between 0 and the
+/// quantity. ConnectWise documents neither rule, so both are sandbox choices
+/// (docs/cw-sandbox.md).
+fn check_included_quantity(quantity: Decimal, less_included: Decimal, errors: &mut Errors) {
+    // FIXME(#2): confirm against a real ConnectWise whether negative quantities and
+    // lessIncluded above the quantity are accepted; the sandbox's answer is a guess.
+    let problem = if less_included < Decimal::ZERO {
+        Some(format!(
+            "lessIncluded cannot be negative (got {less_included})."
+        ))
+    } else if quantity < Decimal::ZERO && less_included > Decimal::ZERO {
+        Some(format!(
+            "a credit line (negative quantity {quantity}) cannot have an included quantity; set \
+             lessIncluded to 0."
+        ))
+    } else if less_included > quantity && quantity >= Decimal::ZERO {
+        Some(format!(
+            "lessIncluded ({less_included}) cannot exceed quantity ({quantity}), or the billed \
+             quantity would be negative."
+        ))
+    } else {
+        None
+    };
+
+    if let Some(problem) = problem {
+        errors.add(INVALID_FIELD, "lessIncluded", problem);
+    }
 }
 
 /// Company and catalog identifiers are unique, ignoring case.
