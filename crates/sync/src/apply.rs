@@ -366,8 +366,9 @@ impl<S: Store> Applier<'_, S> {
                 let check = self.read_addition(*agreement_id, *addition_id, |addition| {
                     addition.quantity == Some(*to)
                 });
+                let sent = Some(json!({ "quantity": to }));
                 let confirmed = self
-                    .confirm(work, &audit, result, None, |addition| addition.id, check)
+                    .confirm(work, &audit, result, sent, |addition| addition.id, check)
                     .await;
                 if confirmed.is_none() {
                     return false;
@@ -414,8 +415,12 @@ impl<S: Store> Applier<'_, S> {
                 let check = self.read_addition(*agreement_id, *addition_id, |addition| {
                     addition.cancelled_date == Some(wanted)
                 });
+                // The date sent stays in the audit log even when the outcome is unknown: it is
+                // how the next sync recognises this cancellation as hyalto's own (see
+                // `known::OwnChanges`).
+                let sent = Some(json!({ "cancelledDate": wanted }));
                 let confirmed = self
-                    .confirm(work, &audit, result, None, |addition| addition.id, check)
+                    .confirm(work, &audit, result, sent, |addition| addition.id, check)
                     .await;
                 if confirmed.is_none() {
                     return false;
@@ -460,8 +465,9 @@ impl<S: Store> Applier<'_, S> {
                     let agreement = self.client.agreement(*agreement_id).await.ok()?;
                     (agreement.end_date == Some(wanted)).then_some(agreement)
                 };
+                let sent = Some(json!({ "endDate": wanted, "noEndingDateFlag": false }));
                 let confirmed = self
-                    .confirm(work, &audit, result, None, |agreement| agreement.id, check)
+                    .confirm(work, &audit, result, sent, |agreement| agreement.id, check)
                     .await;
                 if confirmed.is_none() {
                     return false;

@@ -3,13 +3,18 @@
 //! [`read_known`] is the only part of planning that does I/O. It reads, for one mapped
 //! customer: the master agreement, every child agreement under it (all pages), the additions of
 //! every child hyalto owns (linked, or carrying one of its ownership keys), and the store's
-//! links. The planner then works on the result without touching the network.
+//! links. The planner then works on the result without touching the network. When a linked
+//! record disagrees with its link (cancelled or ended in ConnectWise while the link says it
+//! runs), the audit log is read too, for the cancellations and ends hyalto itself sent
+//! ([`OwnChanges`]).
 
 use std::collections::{HashMap, HashSet};
 
-use hyalto_connectwise::models::{Addition, Agreement};
+use chrono::NaiveDate;
+use hyalto_connectwise::models::{Addition, Agreement, CwDate};
 use hyalto_connectwise::{Client, Field, ListQuery};
-use hyalto_store::{Links, Store};
+use hyalto_domain::CustomerId;
+use hyalto_store::{AdditionState, AuditFilter, AuditOperation, Links, Store};
 
 use crate::desired::DesiredCustomer;
 use crate::error::SyncError;
@@ -77,7 +82,46 @@ pub struct KnownCustomer {
     pub additions: HashMap<i64, Vec<Addition>>,
     /// What hyalto recorded writing for the customer.
     pub links: Links,
+    /// Cancellations and ends hyalto sent, from the audit log; read only when needed.
+    pub own_changes: OwnChanges,
 }
+
+/// The cancellations and ends hyalto sent to ConnectWise for a customer, as its audit log
+/// records them (whatever their outcome), with the date each one sent.
+///
+/// A write whose answer was lost and whose read-back failed too is logged with the date it
+/// sent but never recorded in a link, so the next sync finds the record cancelled or ended in
+/// ConnectWise while the link says it runs. The log is what tells that apart from a hand edit:
+/// a hand edit is not in it. It is read only when some record disagrees with its link, so an
+/// ordinary sync costs no audit read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OwnChanges {
+    /// The `cancelledDate`s sent, by addition id.
+    pub cancellations: HashMap<i64, HashSet<NaiveDate>>,
+    /// The `endDate`s sent, by child agreement id.
+    pub ends: HashMap<i64, HashSet<NaiveDate>>,
+}
+
+impl OwnChanges {
+    /// Whether hyalto sent `date` as the cancellation of addition `addition_id`.
+    pub fn cancelled(&self, addition_id: i64, date: NaiveDate) -> bool {
+        self.cancellations
+            .get(&addition_id)
+            .is_some_and(|dates| dates.contains(&date))
+    }
+
+    /// Whether hyalto sent `date` as the end of child agreement `agreement_id`.
+    pub fn ended(&self, agreement_id: i64, date: NaiveDate) -> bool {
+        self.ends
+            .get(&agreement_id)
+            .is_some_and(|dates| dates.contains(&date))
+    }
+}
+
+/// How many audit entries of one kind are searched for hyalto's own changes. The interrupted
+/// write is normally among the newest; an older one not found is reported as a hand edit,
+/// which a person can look at, rather than guessed.
+const OWN_CHANGES_LOOKBACK: u32 = 10_000;
 
 /// Reads the known state of a customer that is not skipped.
 ///
@@ -148,10 +192,88 @@ pub async fn read_known<S: Store>(
         additions.insert(agreement_id, lines);
     }
 
+    let own_changes = if disagrees(&links, &children, &additions) {
+        read_own_changes(store, &desired.id).await?
+    } else {
+        OwnChanges::default()
+    };
+
     Ok(KnownCustomer {
         master: Some(master),
         children,
         additions,
         links,
+        own_changes,
     })
+}
+
+/// Whether a record a link says runs is cancelled or ended in ConnectWise.
+fn disagrees(
+    links: &Links,
+    children: &[Agreement],
+    additions: &HashMap<i64, Vec<Addition>>,
+) -> bool {
+    let ended: HashSet<i64> = children
+        .iter()
+        .filter(|child| child.end_date.is_some() || child.cancelled_flag == Some(true))
+        .map(|child| child.id)
+        .collect();
+    let ended_child = links.agreements.iter().any(|recorded| {
+        recorded.link.ended_on.is_none() && ended.contains(&recorded.link.agreement_id)
+    });
+    let cancelled_line = links
+        .additions
+        .iter()
+        .filter(|recorded| recorded.link.state == AdditionState::Active)
+        .any(|recorded| {
+            additions
+                .get(&recorded.link.agreement_id)
+                .into_iter()
+                .flatten()
+                .any(|addition| {
+                    addition.id == recorded.link.addition_id && addition.cancelled_date.is_some()
+                })
+        });
+    ended_child || cancelled_line
+}
+
+/// Reads the cancellations and ends hyalto sent for `customer` from the audit log.
+async fn read_own_changes<S: Store>(
+    store: &S,
+    customer: &CustomerId,
+) -> Result<OwnChanges, SyncError> {
+    let mut own = OwnChanges::default();
+    for (operation, field) in [
+        (AuditOperation::CancelAddition, "cancelledDate"),
+        (AuditOperation::EndChildAgreement, "endDate"),
+    ] {
+        let filter = AuditFilter {
+            customer: Some(customer.clone()),
+            operation: Some(operation.clone()),
+            run: None,
+            limit: OWN_CHANGES_LOOKBACK,
+        };
+        for logged in store.audit_entries(&filter).await? {
+            // `after` holds the record ConnectWise returned, or the body sent when the answer
+            // never came; both carry the date under the same ConnectWise field name.
+            let entry = logged.entry;
+            let Some(id) = entry.target_id else {
+                continue;
+            };
+            let date = entry
+                .after
+                .as_ref()
+                .and_then(|after| after.get(field))
+                .and_then(|value| serde_json::from_value::<CwDate>(value.clone()).ok());
+            let Some(date) = date else {
+                continue;
+            };
+            let dates = match operation {
+                AuditOperation::CancelAddition => &mut own.cancellations,
+                _ => &mut own.ends,
+            };
+            dates.entry(id).or_default().insert(date.date());
+        }
+    }
+    Ok(own)
 }

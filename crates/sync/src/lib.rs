@@ -28,6 +28,13 @@
 //! - **Drift** (ConnectWise holds a quantity hyalto did not write) is overwritten in place or
 //!   reported, per the mapping. A record deleted, cancelled or ended by hand is reported and
 //!   written again only with the mapping's `recreate_deleted`.
+//! - **Unfinished work is not a hand edit.** A linked record that ConnectWise shows cancelled
+//!   or ended, while its link says it runs, is hyalto's own interrupted change when its date is
+//!   one hyalto chose: a date the audit log shows hyalto sent for that record, or (for an
+//!   addition carrying its key) exactly the date today's cancel-and-replace would write. The
+//!   link is brought up to date without a write and the plan goes on: the replacement line is
+//!   created from the day after the cancellation, or a service that came back gets a new
+//!   child. Any other date is reported as a hand edit.
 //! - **Foreign lines**: an active addition hyalto does not own, for the product of a meter, on
 //!   hyalto's child is reported and never duplicated; [`SyncOptions::adopt_unowned`] takes it
 //!   over.

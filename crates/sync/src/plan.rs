@@ -28,7 +28,7 @@ use serde::Serialize;
 
 use crate::desired::{DesiredCustomer, DesiredMeter, DesiredService, kind_label, meter_label};
 use crate::keys::{KEY_PREFIX, addition_key, child_key, key_in_notes};
-use crate::known::{KnownCustomer, Master, MasterState};
+use crate::known::{KnownCustomer, Master, MasterState, OwnChanges};
 
 /// Everything one sync would do, customer by customer.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -692,6 +692,8 @@ struct KnownIndex<'a> {
     linked_additions: HashSet<i64>,
     /// Services that have ever had an addition link.
     billed_services: HashSet<&'a ServiceId>,
+    /// Cancellations and ends hyalto sent, from the audit log.
+    own_changes: &'a OwnChanges,
 }
 
 impl<'a> KnownIndex<'a> {
@@ -738,6 +740,7 @@ impl<'a> KnownIndex<'a> {
             addition_links,
             linked_additions,
             billed_services,
+            own_changes: &known.own_changes,
         }
     }
 
@@ -875,6 +878,9 @@ impl CustomerPlanner<'_> {
             let Some(how) = child_problem(child) else {
                 return Child::Existing(link.agreement_id);
             };
+            if let Some(ended_on) = child.and_then(|child| self.own_end(child)) {
+                return self.finish_end(service, link, ended_on, billable);
+            }
 
             let recreate = self.options.recreate_deleted;
             self.findings.push(Finding::DeletedInConnectWise {
@@ -985,6 +991,12 @@ impl CustomerPlanner<'_> {
                     let on = other.and_then(cancelled_on).unwrap_or(self.context.today);
                     if wanted == Decimal::ZERO {
                         self.close_link(link, on, "no longer billed and already ended");
+                        return;
+                    }
+                    if let Some(addition) = other
+                        && self.is_own_cancellation(meter, link, addition)
+                    {
+                        self.finish_replacement(service, meter, child, link, on);
                         return;
                     }
                     let recreate = self.options.recreate_deleted;
@@ -1230,6 +1242,147 @@ impl CustomerPlanner<'_> {
             today,
             format!("replaces addition {} from {today}", link.addition_id),
         );
+    }
+
+    /// Whether a linked line that ConnectWise shows cancelled, while its link says it bills,
+    /// was cancelled by hyalto itself in a run that never recorded it.
+    ///
+    /// A cancel-and-replace is two writes, the cancellation first. When ConnectWise saves the
+    /// cancellation but hyalto never learns it (the answer was lost and the read-back failed,
+    /// or the process died in between), the link still says the line bills and the replacement
+    /// was never created. Reporting that as a hand edit would leave the meter unbilled, so the
+    /// cancellation counts as hyalto's own when its date is one hyalto chose for that line:
+    ///
+    /// - the audit log holds a cancellation hyalto sent for this very line with this date
+    ///   (whatever its outcome), which also covers a rerun on a later day, when "yesterday"
+    ///   has moved on; or
+    /// - the line carries its ownership key and today's plan would cancel it with this exact
+    ///   date: mode `cancel_and_replace`, ConnectWise holds what hyalto last wrote, the meter
+    ///   now wants another quantity, the line started before today, and the date is
+    ///   yesterday. This covers a crash before the audit entry was written; the rerun is the
+    ///   same day, or the date would no longer match. Even if a person made that cancellation,
+    ///   it is the one hyalto was about to make, so finishing the replacement is right.
+    ///
+    /// Any other date is a cancellation hyalto would not have made, and is reported.
+    fn is_own_cancellation(
+        &self,
+        meter: &DesiredMeter,
+        link: &AdditionLink,
+        addition: &Addition,
+    ) -> bool {
+        let Some(on) = cancelled_on(addition) else {
+            return false;
+        };
+        if self.index.own_changes.cancelled(addition.id, on) {
+            return true;
+        }
+
+        let today = self.context.today;
+        let owned = addition.serial_number.as_deref() == Some(link.ownership_key.as_str());
+        owned
+            && self.options.quantity_change == QuantityChangeMode::CancelAndReplace
+            && quantity_of(addition) == link.quantity
+            && meter.quantity != link.quantity
+            && link.effective_date < today
+            && today.pred_opt() == Some(on)
+    }
+
+    /// Finishes an interrupted cancel-and-replace: records the cancellation ConnectWise holds
+    /// and adds the replacement from the day after it, the day the interrupted run meant it to
+    /// start, so the meter is billed without a gap.
+    fn finish_replacement(
+        &mut self,
+        service: &DesiredService,
+        meter: &DesiredMeter,
+        child: &Child,
+        link: &AdditionLink,
+        cancelled: NaiveDate,
+    ) {
+        self.close_link(
+            link,
+            cancelled,
+            "hyalto's own cancellation, saved in ConnectWise but never recorded",
+        );
+        let effective = cancelled.succ_opt().unwrap_or(cancelled);
+        self.create_addition(
+            service,
+            meter,
+            child,
+            effective,
+            format!(
+                "replaces addition {} from {effective} (finishing an interrupted cancel and \
+                 replace)",
+                link.addition_id
+            ),
+        );
+    }
+
+    /// The end date of a linked child that ConnectWise shows ended or cancelled while its link
+    /// says it runs, when hyalto sent exactly that end itself (the audit log holds it).
+    ///
+    /// hyalto ends a child only when its service is gone; a service that came back before any
+    /// sync recorded the end finds its old child ended. That end is hyalto's unfinished work,
+    /// not a hand edit, and the service's new life needs a new child.
+    fn own_end(&self, child: &Agreement) -> Option<NaiveDate> {
+        // hyalto ends a child through `endDate` only, never by cancelling it.
+        let ended_on = child.end_date?.date();
+        self.index
+            .own_changes
+            .ended(child.id, ended_on)
+            .then_some(ended_on)
+    }
+
+    /// Finishes an interrupted removal of a child hyalto ended itself, then plans a new child
+    /// for the service that is present again: lines the removal did not get to are cancelled
+    /// on the end date, the old links are closed, and a new child is created when there is
+    /// something to bill.
+    fn finish_end(
+        &mut self,
+        service: &DesiredService,
+        link: &AgreementLink,
+        ended_on: NaiveDate,
+        billable: bool,
+    ) -> Child {
+        let additions = self.index.additions_of(link.agreement_id);
+        let lines: Vec<&AdditionLink> = self
+            .index
+            .addition_links
+            .get(&service.id)
+            .map(|links| {
+                links
+                    .iter()
+                    .copied()
+                    .filter(|line| line.agreement_id == link.agreement_id)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for line in lines {
+            match additions.iter().find(|a| a.id == line.addition_id) {
+                Some(addition) if cancelled_on(addition).is_none() => {
+                    self.operations.push(Operation::CancelAddition {
+                        service: service.id.clone(),
+                        meter: line.meter.clone(),
+                        agreement_id: line.agreement_id,
+                        addition_id: line.addition_id,
+                        cancelled_date: ended_on.max(line.effective_date),
+                        reason: format!("its child agreement ended on {ended_on}"),
+                    });
+                }
+                other => {
+                    let on = other.and_then(cancelled_on).unwrap_or(ended_on);
+                    self.close_link(line, on, "its child agreement ended");
+                }
+            }
+        }
+
+        self.operations.push(Operation::AdoptChildAgreement {
+            service: service.id.clone(),
+            agreement_id: link.agreement_id,
+            key: link.ownership_key.clone(),
+            ended_on: Some(ended_on),
+            reason: "hyalto's own end, saved in ConnectWise but never recorded".to_owned(),
+        });
+        self.create_child(service, billable)
     }
 
     /// Plans a new addition.

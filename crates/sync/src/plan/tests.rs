@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 use super::*;
 use crate::desired::{DesiredCustomer, DesiredMeter, DesiredService};
 use crate::keys::{addition_key, child_key, child_notes};
-use crate::known::{KnownCustomer, MasterState};
+use crate::known::{KnownCustomer, MasterState, OwnChanges};
 
 const MASTER: i64 = 1;
 const COMPANY: i64 = 7;
@@ -209,6 +209,7 @@ fn synced_vm(cpu_in_cw: &str) -> KnownCustomer {
                 addition_link(1001, 100, "vm-1", "virtual_machine/ram", "16"),
             ],
         },
+        own_changes: OwnChanges::default(),
     }
 }
 
@@ -941,4 +942,184 @@ fn ten_thousand_services_plan_in_under_a_second() {
     };
     assert_eq!(plan.operations.len(), 30_000);
     assert!(elapsed.as_millis() < limit_ms, "planning took {elapsed:?}");
+}
+
+fn cancel_and_replace() -> MappingOptions {
+    MappingOptions {
+        quantity_change: QuantityChangeMode::CancelAndReplace,
+        ..MappingOptions::default()
+    }
+}
+
+/// vm-1 synced, with its cpu line (addition 1000) cancelled in ConnectWise on `on` while the
+/// link still says it bills.
+fn cpu_cancelled_on(on: &str) -> KnownCustomer {
+    let mut known = synced_vm("4");
+    let on = day(on);
+    known.additions.get_mut(&100).unwrap()[0].cancelled_date = Some(CwDate(on));
+    known
+}
+
+#[test]
+fn an_interrupted_cancel_and_replace_is_finished_not_reported() {
+    let known = cpu_cancelled_on("2026-12-02");
+
+    let plan = plan_customer(
+        &desired(vec![vm1("8")], cancel_and_replace()),
+        &known,
+        &context(),
+    );
+
+    assert_eq!(plan.findings, []);
+    assert_eq!(names(&plan), ["adopt_addition", "create_addition"]);
+    assert!(matches!(
+        &plan.operations[0],
+        Operation::AdoptAddition { addition_id: 1000, cancelled_on: Some(on), .. }
+            if *on == day("2026-12-02")
+    ));
+    assert!(matches!(
+        &plan.operations[1],
+        Operation::CreateAddition { quantity, effective_date, .. }
+            if *quantity == qty("8") && *effective_date == day("2026-12-03")
+    ));
+}
+
+#[test]
+fn a_cancellation_in_the_audit_log_is_finished_from_the_day_it_meant() {
+    // The interrupted run was on 3 December; the rerun is on 5 December, when "yesterday"
+    // no longer matches, and the mapping has since gone back to in-place changes.
+    let mut known = cpu_cancelled_on("2026-12-02");
+    known
+        .own_changes
+        .cancellations
+        .insert(1000, [day("2026-12-02")].into());
+    let mut context = context();
+    context.today = day("2026-12-05");
+
+    let plan = plan_customer(
+        &desired(vec![vm1("8")], MappingOptions::default()),
+        &known,
+        &context,
+    );
+
+    assert_eq!(plan.findings, []);
+    assert_eq!(names(&plan), ["adopt_addition", "create_addition"]);
+    assert!(matches!(
+        &plan.operations[1],
+        Operation::CreateAddition { effective_date, .. } if *effective_date == day("2026-12-03")
+    ));
+}
+
+#[test]
+fn a_cancellation_hyalto_would_not_have_made_is_still_reported() {
+    // Another date than yesterday, a line without hyalto's key, and an audit entry for another
+    // date are all hand edits.
+    let other_day = cpu_cancelled_on("2026-12-01");
+    let mut foreign = cpu_cancelled_on("2026-12-02");
+    foreign.additions.get_mut(&100).unwrap()[0].serial_number = None;
+    let mut other_audit = cpu_cancelled_on("2026-12-01");
+    other_audit
+        .own_changes
+        .cancellations
+        .insert(1000, [day("2026-12-02")].into());
+
+    for known in [other_day, foreign, other_audit] {
+        let plan = plan_customer(
+            &desired(vec![vm1("8")], cancel_and_replace()),
+            &known,
+            &context(),
+        );
+
+        assert_eq!(plan.operations, []);
+        assert!(matches!(
+            &plan.findings[..],
+            [Finding::DeletedInConnectWise {
+                record: "addition",
+                how: "cancelled",
+                recreated: false,
+                ..
+            }]
+        ));
+    }
+}
+
+#[test]
+fn yesterday_is_not_hyalto_s_date_when_no_replacement_was_due() {
+    // In place mode, or an unchanged quantity, plans no cancellation, so a line cancelled
+    // yesterday is someone else's doing.
+    let in_place = plan_customer(
+        &desired(vec![vm1("8")], MappingOptions::default()),
+        &cpu_cancelled_on("2026-12-02"),
+        &context(),
+    );
+    let unchanged = plan_customer(
+        &desired(vec![vm1("4")], cancel_and_replace()),
+        &cpu_cancelled_on("2026-12-02"),
+        &context(),
+    );
+
+    for plan in [in_place, unchanged] {
+        assert_eq!(plan.operations, []);
+        assert_eq!(plan.findings.len(), 1, "{:?}", plan.findings);
+    }
+}
+
+#[test]
+fn a_child_hyalto_ended_for_a_service_that_came_back_gets_a_new_one() {
+    // vm-1 was found gone on 2 December; the run that ended its child lost the answer, and
+    // vm-1 came back on 3 December, starting a new life.
+    let mut known = synced_vm("4");
+    known.children[0].end_date = CwDate::from_ymd(2026, 12, 2);
+    known.children[0].no_ending_date_flag = Some(false);
+    known.additions.get_mut(&100).unwrap()[0].cancelled_date = CwDate::from_ymd(2026, 12, 2);
+    known
+        .own_changes
+        .ends
+        .insert(100, [day("2026-12-02")].into());
+    let mut back = vm1("4");
+    back.start_date = day("2026-12-03");
+
+    let plan = plan_customer(
+        &desired(vec![back.clone()], MappingOptions::default()),
+        &known,
+        &context(),
+    );
+    known.own_changes.ends.clear();
+    let without_evidence = plan_customer(
+        &desired(vec![back], MappingOptions::default()),
+        &known,
+        &context(),
+    );
+
+    assert_eq!(plan.findings, []);
+    assert_eq!(
+        names(&plan),
+        [
+            "adopt_addition",
+            "cancel_addition",
+            "adopt_child_agreement",
+            "create_child_agreement",
+            "create_addition",
+            "create_addition"
+        ]
+    );
+    assert!(matches!(
+        &plan.operations[1],
+        Operation::CancelAddition { addition_id: 1001, cancelled_date, .. }
+            if *cancelled_date == day("2026-12-02")
+    ));
+    assert!(matches!(
+        &plan.operations[2],
+        Operation::AdoptChildAgreement { agreement_id: 100, ended_on: Some(on), .. }
+            if *on == day("2026-12-02")
+    ));
+    assert_eq!(without_evidence.operations, []);
+    assert!(matches!(
+        &without_evidence.findings[..],
+        [Finding::DeletedInConnectWise {
+            record: "agreement",
+            how: "ended",
+            ..
+        }]
+    ));
 }

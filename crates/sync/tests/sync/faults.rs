@@ -1,10 +1,15 @@
 //! Lost answers, rate limits, server errors and missing permissions.
 
+use hyalto_connectwise::models::{Addition, CwDate, PatchOperation};
+use hyalto_domain::CustomerId;
+use hyalto_store::{
+    AuditFilter, AuditOperation, AuditStatus, MappingOptions, NewAuditEntry, QuantityChangeMode,
+    Store as _,
+};
+use hyalto_sync::{Finding, RunReport, SyncConfig};
 use serde_json::json;
 
 use crate::helpers::*;
-use hyalto_store::{AuditFilter, AuditOperation, AuditStatus, MappingOptions, Store as _};
-use hyalto_sync::SyncConfig;
 
 /// O'Brien with two VMs and Müller with an edge gateway, mapped and imported.
 async fn seeded(world: World) -> World {
@@ -248,5 +253,245 @@ async fn lost_answers_to_patches_are_confirmed_by_reading_back() {
     assert_eq!(report.ended, 1);
     world.take_stats().await;
     world.sync(at(4, 13)).await;
+    assert_eq!(writes(&world.take_stats().await), 0);
+}
+
+/// O'Brien's vm-a synced on 3 December with cancel-and-replace, then resized from 4 to 8
+/// vCPUs on 4 December. Returns the world and vm-a's child id.
+async fn resized_with_cancel_and_replace() -> (World, i64) {
+    let world = seeded(world().await).await;
+    let options = MappingOptions {
+        quantity_change: QuantityChangeMode::CancelAndReplace,
+        ..MappingOptions::default()
+    };
+    world.map(OBRIEN, options).await;
+    world.sync(at(3, 12)).await;
+    world
+        .import(&snapshot(
+            at(4, 10),
+            demo_customers(),
+            vec![
+                vm("vm-a", OBRIEN.0, 8, 16, 100),
+                vm("vm-b", OBRIEN.0, 2, 8, 50),
+                edge("edge-1", MULLER.0, 3),
+            ],
+        ))
+        .await;
+    let child = world.child_named(OBRIEN.2, "vm-a").await.id;
+    (world, child)
+}
+
+/// The vCPU lines of an agreement: (cancelled ones, active ones).
+async fn vcpu_lines(world: &World, child: i64) -> (Vec<Addition>, Vec<Addition>) {
+    world
+        .additions(child)
+        .await
+        .into_iter()
+        .filter(|a| a.product.as_ref().and_then(|p| p.id) == Some(VCPU))
+        .partition(|a| a.cancelled_date.is_some())
+}
+
+fn reports_a_hand_edit(report: &RunReport) -> bool {
+    report
+        .plan
+        .customers
+        .iter()
+        .flat_map(|customer| &customer.findings)
+        .any(|finding| matches!(finding, Finding::DeletedInConnectWise { .. }))
+}
+
+#[tokio::test]
+async fn an_interrupted_cancel_and_replace_is_finished_by_a_later_sync() {
+    let (world, child) = resized_with_cancel_and_replace().await;
+    // ConnectWise saves the cancellation but every answer is lost (the client resends a PATCH
+    // up to six times), and reading the line back fails through every retry too, so the run
+    // cannot know the cancellation happened.
+    world
+        .add_fault(json!({
+            "method": "PATCH",
+            "pathTemplate": "/finance/agreements/{id}/additions/{id}",
+            "kind": "commit_then_drop",
+            "count": 7
+        }))
+        .await;
+    world
+        .add_fault(json!({
+            "method": "GET",
+            "pathTemplate": "/finance/agreements/{id}/additions/{id}",
+            "kind": "server_error",
+            "status": 503,
+            "count": 7
+        }))
+        .await;
+
+    let interrupted = world.sync(at(4, 12)).await;
+    let (cancelled, active) = vcpu_lines(&world, child).await;
+    assert!(!interrupted.failed_customers.is_empty());
+    assert_eq!(interrupted.created_additions, 0, "no replacement yet");
+    assert_eq!((cancelled.len(), active.len()), (1, 0));
+
+    // The rerun is a day later, when "yesterday" is no longer the date that run sent.
+    let rerun = world.sync(at(5, 12)).await;
+
+    assert!(!reports_a_hand_edit(&rerun), "{:?}", rerun.plan);
+    assert!(
+        rerun.failed_customers.is_empty(),
+        "{:?}",
+        rerun.failed_customers
+    );
+    assert_eq!(rerun.created_additions, 1);
+    assert_eq!(
+        rerun.cancelled, 0,
+        "the cancellation is recorded, not sent again"
+    );
+    let (cancelled, active) = vcpu_lines(&world, child).await;
+    assert_eq!((cancelled.len(), active.len()), (1, 1));
+    assert_eq!(cancelled[0].quantity, Some(decimal("4")));
+    assert_eq!(cancelled[0].cancelled_date, CwDate::from_ymd(2026, 12, 3));
+    assert_eq!(active[0].quantity, Some(decimal("8")));
+    assert_eq!(active[0].effective_date, CwDate::from_ymd(2026, 12, 4));
+    world.take_stats().await;
+    world.sync(at(5, 13)).await;
+    assert_eq!(writes(&world.take_stats().await), 0);
+}
+
+#[tokio::test]
+async fn a_crash_between_a_cancellation_and_its_record_is_finished_the_same_day() {
+    let (world, child) = resized_with_cancel_and_replace().await;
+    // The process died right after ConnectWise saved the cancellation: nothing reached the
+    // store, not even the audit log.
+    let (_, active) = vcpu_lines(&world, child).await;
+    world
+        .client
+        .patch_addition(
+            child,
+            active[0].id,
+            &[PatchOperation::replace(
+                "cancelledDate",
+                CwDate::from_ymd(2026, 12, 3).unwrap(),
+            )],
+        )
+        .await
+        .unwrap();
+
+    let rerun = world.sync(at(4, 13)).await;
+
+    assert!(!reports_a_hand_edit(&rerun), "{:?}", rerun.plan);
+    assert_eq!(rerun.created_additions, 1);
+    let (cancelled, active) = vcpu_lines(&world, child).await;
+    assert_eq!((cancelled.len(), active.len()), (1, 1));
+    assert_eq!(cancelled[0].cancelled_date, CwDate::from_ymd(2026, 12, 3));
+    assert_eq!(active[0].quantity, Some(decimal("8")));
+    assert_eq!(active[0].effective_date, CwDate::from_ymd(2026, 12, 4));
+    world.take_stats().await;
+    world.sync(at(4, 14)).await;
+    assert_eq!(writes(&world.take_stats().await), 0);
+}
+
+#[tokio::test]
+async fn a_hand_cancellation_on_another_date_is_still_reported() {
+    let (world, child) = resized_with_cancel_and_replace().await;
+    let (_, active) = vcpu_lines(&world, child).await;
+    world
+        .client
+        .patch_addition(
+            child,
+            active[0].id,
+            &[PatchOperation::replace(
+                "cancelledDate",
+                CwDate::from_ymd(2026, 12, 2).unwrap(),
+            )],
+        )
+        .await
+        .unwrap();
+    world.take_stats().await;
+
+    let report = world.sync(at(4, 12)).await;
+
+    assert!(reports_a_hand_edit(&report), "{:?}", report.plan);
+    assert_eq!(writes(&world.take_stats().await), 0);
+    let (cancelled, active) = vcpu_lines(&world, child).await;
+    assert_eq!((cancelled.len(), active.len()), (1, 0));
+}
+
+#[tokio::test]
+async fn an_interrupted_end_of_a_child_is_finished_when_its_service_comes_back() {
+    let world = seeded(world().await).await;
+    world.sync(at(3, 12)).await;
+    let old = world.child_named(OBRIEN.2, "vm-b").await;
+    world
+        .import(&snapshot(
+            at(4, 10),
+            demo_customers(),
+            vec![
+                vm("vm-a", OBRIEN.0, 4, 16, 100),
+                edge("edge-1", MULLER.0, 3),
+            ],
+        ))
+        .await;
+    // The run of 4 December cancelled vm-b's lines and ended its child, but the answer to the
+    // end was lost and reading it back failed: ConnectWise holds the end, the audit log says
+    // "unknown" with the date sent, and the link still says the child runs.
+    world
+        .client
+        .patch_agreement(
+            old.id,
+            &[
+                PatchOperation::replace("endDate", CwDate::from_ymd(2026, 12, 4).unwrap()),
+                PatchOperation::replace("noEndingDateFlag", false),
+            ],
+        )
+        .await
+        .unwrap();
+    world
+        .store
+        .append_audit(&NewAuditEntry {
+            at: at(4, 12),
+            run: None,
+            customer: Some(CustomerId::new(OBRIEN.0).unwrap()),
+            operation: AuditOperation::EndChildAgreement,
+            target_kind: "agreement".to_owned(),
+            target_id: Some(old.id),
+            reason: "vm-b is gone since 2026-12-04".to_owned(),
+            before: Some(json!({ "endDate": null, "noEndingDateFlag": true })),
+            after: Some(json!({ "endDate": "2026-12-04T00:00:00Z", "noEndingDateFlag": false })),
+            status: AuditStatus::Unknown,
+            request_id: None,
+            error_message: Some("the connection dropped".to_owned()),
+        })
+        .await
+        .unwrap();
+    world
+        .import(&snapshot(
+            at(5, 10),
+            demo_customers(),
+            vec![
+                vm("vm-a", OBRIEN.0, 4, 16, 100),
+                vm("vm-b", OBRIEN.0, 2, 8, 50),
+                edge("edge-1", MULLER.0, 3),
+            ],
+        ))
+        .await;
+
+    let report = world.sync(at(5, 12)).await;
+
+    assert!(!reports_a_hand_edit(&report), "{:?}", report.plan);
+    assert_eq!(report.created_agreements, 1);
+    assert_eq!(report.created_additions, 3);
+    assert_eq!(
+        report.cancelled, 3,
+        "the lines the interrupted run did not reach"
+    );
+    let children: Vec<_> = world
+        .children(OBRIEN.2)
+        .await
+        .into_iter()
+        .filter(|c| c.name.as_deref().is_some_and(|n| n.contains("vm-b")))
+        .collect();
+    assert_eq!(children.len(), 2);
+    let ended = world.client.agreement(old.id).await.unwrap();
+    assert_eq!(ended.end_date, CwDate::from_ymd(2026, 12, 4));
+    world.take_stats().await;
+    world.sync(at(5, 13)).await;
     assert_eq!(writes(&world.take_stats().await), 0);
 }
