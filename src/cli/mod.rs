@@ -5,6 +5,7 @@
 //! configuration and a ConnectWise client built from the stored connection.
 
 mod audit;
+mod bench;
 mod config;
 mod connectwise;
 mod context;
@@ -63,6 +64,10 @@ pub enum Command {
 
     /// Run a local ConnectWise Manage sandbox for demos, dry runs and tests.
     CwSandbox(cw_sandbox::Args),
+
+    /// Measure a sync of a generated inventory against a built-in sandbox and check the
+    /// targets.
+    Bench(bench::Args),
 }
 
 /// Sends logs to standard error; `RUST_LOG` wins over `-v` when it is set.
@@ -96,6 +101,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(args) => audit::run(&context()?, args).await,
         Command::Demo(args) => demo::run(data_dir.clone(), args).await,
         Command::CwSandbox(args) => cw_sandbox::run(args).await,
+        Command::Bench(args) => bench::run(data_dir.clone(), args).await,
     }
 }
 

@@ -2,6 +2,7 @@
 //! process, gives the binary a fresh data dir, and runs it as a child process the way a user
 //! would.
 
+mod bench;
 mod config;
 mod configure;
 mod demo;
