@@ -261,8 +261,9 @@ impl fmt::Display for Literal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Literal::Text(text) => {
-                // FIXME(#2): real ConnectWise does not document how a quote inside a string is
-                // escaped; the backslash rule is the sandbox's and must be checked on a tenant.
+                // Real ConnectWise does not document how a quote inside a string is escaped;
+                // the backslash rule is the sandbox's and is unverified on a real tenant (see
+                // the known differences in docs/cw-sandbox.md).
                 f.write_str("\"")?;
                 for c in text.chars() {
                     if c == '"' || c == '\\' {
