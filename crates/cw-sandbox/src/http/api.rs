@@ -300,11 +300,11 @@ async fn serve(app: &AppState, request: Request, matched: &Matched) -> Result<Re
         (Endpoint::Count(collection), _) => {
             let params = paging::parse_params(uri.query()).map_err(ApiError::bad_request)?;
             let conditions = parse_conditions(collection, &params)?;
-            let rows = app.store.list(collection, matched.parent).await?;
-            let count = rows
-                .iter()
-                .filter(|row| conditions.as_ref().is_none_or(|c| c.matches(row)))
-                .count();
+            let count = app
+                .store
+                .list_matching(collection, matched.parent, conditions.as_ref())
+                .await?
+                .len();
             Ok(Json(json!({ "count": count })).into_response())
         }
         (Endpoint::List(collection), Method::POST) => {
@@ -454,10 +454,10 @@ async fn list(
         ));
     }
 
-    let mut rows = app.store.list(collection, parent).await?;
-    if let Some(conditions) = &conditions {
-        rows.retain(|row| conditions.matches(row));
-    }
+    let mut rows = app
+        .store
+        .list_matching(collection, parent, conditions.as_ref())
+        .await?;
     if let Some(order_by) = &order_by {
         // The store lists by id and the sort is stable, so id breaks ties, as on a real server.
         rows.sort_by(|a, b| order_by.compare(a, b));

@@ -4,11 +4,14 @@
 //! look-ahead and decides whether a word is a field name or a keyword from where it stands, so a
 //! field may be called `in` or `like` without confusing it.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive as _;
 
 use super::QueryError;
-use super::collation::fold_string;
+use super::collation::{fold_eq, fold_string};
 use super::lexer::{CmpOp, Lexer, PARAMETER, Token, TokenKind, bad_value};
 use super::like::LikePattern;
 use super::path::{FieldPath, distinct_paths};
@@ -37,6 +40,37 @@ pub(crate) enum Node {
 pub(crate) struct Comparison {
     pub(crate) path: FieldPath,
     pub(crate) test: Test,
+}
+
+impl Comparison {
+    fn required_integers(&self, path: &[&str]) -> Option<BTreeSet<i64>> {
+        let segments = self.path.segments();
+        let same_path = segments.len() == path.len()
+            && segments
+                .iter()
+                .zip(path)
+                .all(|(segment, name)| fold_eq(segment, name));
+        if !same_path {
+            return None;
+        }
+
+        match &self.test {
+            Test::Compare(CmpOp::Eq, literal) => Some(BTreeSet::from([integer(literal)?])),
+            Test::In {
+                negated: false,
+                values,
+            } => values.iter().map(integer).collect(),
+            _ => None,
+        }
+    }
+}
+
+/// The integer a number literal stands for; `None` for fractions and other literals.
+fn integer(literal: &Literal) -> Option<i64> {
+    match literal {
+        Literal::Number(number) if number.fract().is_zero() => number.trunc().to_i64(),
+        _ => None,
+    }
 }
 
 /// What a comparison checks; `negated` is the `not` prefix of the word operators.
@@ -105,9 +139,39 @@ impl Conditions {
         self.root.collect_paths(&mut paths);
         distinct_paths(paths)
     }
+
+    /// The integers that the field at `path` must equal for a record to match, when the
+    /// conditions pin it down (`parentAgreement/id = 7`, possibly inside `and`, or `in (7, 8)`);
+    /// `None` when they do not, e.g. under `or` with another field, or for a string literal.
+    ///
+    /// The answer only narrows which records need testing: a record whose field is one of the
+    /// integers may still fail the rest of the conditions, so callers run [`Conditions::matches`]
+    /// on the records that pass.
+    pub(crate) fn required_integers(&self, path: &[&str]) -> Option<BTreeSet<i64>> {
+        self.root.required_integers(path)
+    }
 }
 
 impl Node {
+    fn required_integers(&self, path: &[&str]) -> Option<BTreeSet<i64>> {
+        match self {
+            // Every child must hold, so any child that pins the field pins it for the whole.
+            Node::All(children) => children
+                .iter()
+                .filter_map(|child| child.required_integers(path))
+                .min_by_key(BTreeSet::len),
+            // One child must hold, so the field is pinned only if every child pins it.
+            Node::Any(children) => {
+                let mut union = BTreeSet::new();
+                for child in children {
+                    union.extend(child.required_integers(path)?);
+                }
+                Some(union)
+            }
+            Node::Test(comparison) => comparison.required_integers(path),
+        }
+    }
+
     fn collect_paths<'a>(&'a self, out: &mut Vec<&'a FieldPath>) {
         match self {
             Node::Any(children) | Node::All(children) => {
@@ -619,5 +683,47 @@ mod tests {
         let conditions = Conditions::parse("b = 1 and (a = 2 or B = 3 or b = 4)").unwrap();
 
         assert_eq!(conditions.paths(), vec!["b", "a", "B"]);
+    }
+
+    fn required(text: &str) -> Option<Vec<i64>> {
+        Conditions::parse(text)
+            .unwrap()
+            .required_integers(&["parentAgreement", "id"])
+            .map(|ids| ids.into_iter().collect())
+    }
+
+    #[test]
+    fn an_equal_parent_id_inside_and_pins_the_parent() {
+        assert_eq!(
+            required("parentAgreement/id = 7 and internalNotes contains \"k\""),
+            Some(vec![7])
+        );
+        assert_eq!(required("ParentAgreement/ID = 7.0"), Some(vec![7]));
+        assert_eq!(
+            required("parentAgreement/id = 7 and parentAgreement/id in (7, 8, 9)"),
+            Some(vec![7])
+        );
+    }
+
+    #[test]
+    fn an_or_pins_the_parent_only_when_every_branch_does() {
+        assert_eq!(
+            required("parentAgreement/id = 7 or parentAgreement/id in (3, 4)"),
+            Some(vec![3, 4, 7])
+        );
+        assert_eq!(required("parentAgreement/id = 7 or name = \"x\""), None);
+    }
+
+    #[test]
+    fn tests_that_admit_other_values_do_not_pin_the_parent() {
+        assert_eq!(required("parentAgreement/id != 7"), None);
+        assert_eq!(required("parentAgreement/id >= 7"), None);
+        assert_eq!(required("parentAgreement/id = 7.5"), None);
+        assert_eq!(required("parentAgreement/id = \"7\""), None);
+        assert_eq!(required("parentAgreement/id = null"), None);
+        assert_eq!(required("parentAgreement/id not in (7)"), None);
+        assert_eq!(required("parentAgreement/id in (7, null)"), None);
+        assert_eq!(required("parentAgreement/name = 7"), None);
+        assert_eq!(required("company/id = 7"), None);
     }
 }

@@ -101,9 +101,8 @@ pub(crate) fn preview(
     let mut agreements = vec![(agreement_id, master, "Parent")];
     agreements.extend(
         records
-            .iter(Collection::Agreements)
-            .filter_map(|(id, record)| Some((id, record.body.as_object()?)))
-            .filter(|(_, body)| reference_id(body.get("parentAgreement")) == Some(agreement_id))
+            .children_of(agreement_id)
+            .filter_map(|id| Some((id, records.body(Collection::Agreements, id)?)))
             .map(|(id, body)| (id, body, "Child")),
     );
 
@@ -162,9 +161,8 @@ fn agreement_section(
     let prorate = body.get("prorateFlag") == Some(&Value::Bool(true));
 
     let mut additions: Vec<&Map<String, Value>> = records
-        .iter(Collection::Additions)
-        .filter(|(_, record)| record.parent == Some(id))
-        .filter_map(|(_, record)| record.body.as_object())
+        .additions_of(id)
+        .filter_map(|addition| records.body(Collection::Additions, addition))
         .collect();
     // Invoices order lines by sequence number; additions without one come last, by id.
     additions.sort_by_key(|addition| {

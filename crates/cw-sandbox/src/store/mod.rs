@@ -31,6 +31,7 @@ pub use collection::Collection;
 pub use seed::{Denial, SeedData};
 
 use crate::error_body::{ErrorBody, FieldError};
+use crate::query::Conditions;
 use collection::{Record, Records, reference_id};
 use persist::StateFile;
 use validate::{INVALID_FIELD, Mode, Write};
@@ -162,15 +163,42 @@ impl Store {
         collection: Collection,
         parent: Option<i64>,
     ) -> Result<Vec<Value>, StoreError> {
-        let records = self.records.lock().await;
-        let parent = owning_agreement(&records, collection, parent)?;
-        let today = today();
+        self.list_matching(collection, parent, None).await
+    }
 
-        Ok(records
-            .iter(collection)
-            .filter(|(_, record)| parent.is_none() || record.parent == parent)
-            .map(|(_, record)| present(&records, collection, record, today))
-            .collect())
+    /// The records of [`Store::list`] that satisfy `conditions`, sorted by id.
+    ///
+    /// The conditions are tested on records as the API shows them (references renamed,
+    /// statuses computed), exactly as a filter over [`Store::list`] would. Only the rendering
+    /// of candidates happens under the lock: the additions of one agreement come from the
+    /// additions index, and agreements filtered on `parentAgreement/id` from the child index,
+    /// so a sync's per-customer queries do not render every record of the sandbox.
+    pub async fn list_matching(
+        &self,
+        collection: Collection,
+        parent: Option<i64>,
+        conditions: Option<&Conditions>,
+    ) -> Result<Vec<Value>, StoreError> {
+        let rows: Vec<Value> = {
+            let records = self.records.lock().await;
+            let parent = owning_agreement(&records, collection, parent)?;
+            let today = today();
+            candidate_ids(&records, collection, parent, conditions)
+                .into_iter()
+                .filter_map(|id| records.get(collection, id))
+                .map(|record| present(&records, collection, record, today))
+                .collect()
+        };
+
+        // The exact test runs after the lock is released, so other requests need not wait
+        // for it.
+        Ok(match conditions {
+            Some(conditions) => rows
+                .into_iter()
+                .filter(|row| conditions.matches(row))
+                .collect(),
+            None => rows,
+        })
     }
 
     /// One record; for additions `parent` must be the agreement it belongs to.
@@ -538,6 +566,34 @@ fn present(records: &Records, collection: Collection, record: &Record, today: Na
     body
 }
 
+/// The ids, in id order, of the records of `collection` that can satisfy `conditions`; every
+/// record that does is among them, so testing only these gives the same answer as testing all.
+fn candidate_ids(
+    records: &Records,
+    collection: Collection,
+    parent: Option<i64>,
+    conditions: Option<&Conditions>,
+) -> Vec<i64> {
+    match (collection, parent) {
+        (Collection::Additions, Some(agreement)) => {
+            return records.additions_of(agreement).collect();
+        }
+        (Collection::Agreements, _) => {
+            let parents = conditions.and_then(|c| c.required_integers(&["parentAgreement", "id"]));
+            if let Some(parents) = parents {
+                return records.child_candidates(&parents).into_iter().collect();
+            }
+        }
+        _ => {}
+    }
+
+    records
+        .iter(collection)
+        .filter(|(_, record)| parent.is_none() || record.parent == parent)
+        .map(|(id, _)| id)
+        .collect()
+}
+
 fn ensure_writable(collection: Collection) -> Result<(), StoreError> {
     if collection.is_writable() {
         return Ok(());
@@ -640,10 +696,7 @@ fn users_of(records: &Records, collection: Collection, id: i64) -> Vec<(String, 
     let mut users = Vec::new();
 
     if collection == Collection::Agreements {
-        let additions = records
-            .iter(Collection::Additions)
-            .filter(|(_, record)| record.parent == Some(id))
-            .count();
+        let additions = records.additions_of(id).count();
         if additions > 0 {
             users.push(("additions".to_owned(), additions));
         }

@@ -519,8 +519,8 @@ const BILLING_CYCLE: &[Field] = &[
     req("billingOptions", Enum(BILLING_OPTIONS)),
 ];
 
-// FIXME(#2): the reference marks `structureLevel` as required on locations; the sandbox keeps
-// it optional so that seed files need not invent corporate structure levels.
+// The reference marks `structureLevel` as required on locations; the sandbox keeps it optional
+// so that seed files need not invent corporate structure levels (a documented difference).
 const LOCATION: &[Field] = &[
     opt("ownerLevelId", Integer),
     opt("structureLevel", Ref(None)),

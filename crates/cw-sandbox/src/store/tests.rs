@@ -2143,3 +2143,235 @@ async fn patching_the_quantity_below_the_included_quantity_is_refused() {
 
     assert_eq!(errors, vec![pair("InvalidField", "lessIncluded")]);
 }
+
+// The child and additions indexes behind filtered lists and validation.
+
+/// The ids that `conditions` select from agreements, through the indexed path and through a
+/// plain filter over every agreement; the two must agree.
+async fn agreements_matching(store: &Store, conditions: &str) -> Vec<i64> {
+    let parsed = Conditions::parse(conditions).unwrap();
+    let ids = |rows: Vec<Value>| -> Vec<i64> {
+        rows.iter().map(|row| row["id"].as_i64().unwrap()).collect()
+    };
+
+    let indexed = ids(store
+        .list_matching(Collection::Agreements, None, Some(&parsed))
+        .await
+        .unwrap());
+    let scanned = ids(store
+        .list(Collection::Agreements, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|row| parsed.matches(row))
+        .collect());
+    assert_eq!(indexed, scanned, "{conditions}");
+    indexed
+}
+
+async fn addition_ids(store: &Store, agreement: i64) -> Vec<i64> {
+    store
+        .list(Collection::Additions, Some(agreement))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row["id"].as_i64().unwrap())
+        .collect()
+}
+
+async fn indexes_are_consistent(store: &Store) -> bool {
+    store.records.lock().await.indexes_are_consistent()
+}
+
+#[tokio::test]
+async fn the_indexes_follow_reparenting_deletes_and_a_reload_from_the_state_file() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("state.db");
+    let store = open_file(&small_seed(), &path).await;
+    let id_of = |value: Value| value["id"].as_i64().unwrap();
+
+    let second_master = id_of(
+        store
+            .create(
+                Collection::Agreements,
+                None,
+                agreement("Acme second master"),
+            )
+            .await
+            .unwrap(),
+    );
+    let mut child = agreement("Child");
+    child["parentAgreement"] = json!({"id": 1});
+    let first_child = id_of(
+        store
+            .create(Collection::Agreements, None, child.clone())
+            .await
+            .unwrap(),
+    );
+    let moving_child = id_of(
+        store
+            .create(Collection::Agreements, None, child)
+            .await
+            .unwrap(),
+    );
+    let mut kept_additions = Vec::new();
+    for quantity in [1, 2] {
+        let created = store
+            .create(
+                Collection::Additions,
+                Some(first_child),
+                addition(json!(quantity)),
+            )
+            .await
+            .unwrap();
+        kept_additions.push(id_of(created));
+    }
+    let doomed_addition = id_of(
+        store
+            .create(
+                Collection::Additions,
+                Some(moving_child),
+                addition(json!(3)),
+            )
+            .await
+            .unwrap(),
+    );
+
+    assert_eq!(
+        agreements_matching(&store, "parentAgreement/id = 1").await,
+        vec![first_child, moving_child]
+    );
+    assert_eq!(addition_ids(&store, first_child).await, kept_additions);
+    assert_eq!(
+        addition_ids(&store, moving_child).await,
+        vec![doomed_addition]
+    );
+
+    // Re-parenting by PATCH moves the child in the index, and validation of the new master
+    // now sees it: the master cannot move to another company while its child stays behind.
+    store
+        .patch(
+            Collection::Agreements,
+            None,
+            moving_child,
+            vec![replace("parentAgreement", json!({"id": second_master}))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        agreements_matching(&store, "parentAgreement/id = 1").await,
+        vec![first_child]
+    );
+    let filter = format!("parentAgreement/id = {second_master} and name = \"Child\"");
+    assert_eq!(
+        agreements_matching(&store, &filter).await,
+        vec![moving_child]
+    );
+    let refused = store
+        .patch(
+            Collection::Agreements,
+            None,
+            second_master,
+            vec![
+                replace("company", json!({"id": 2})),
+                replace("contact", json!({"id": 2})),
+            ],
+        )
+        .await;
+    assert_eq!(field_errors(refused), vec![pair("InvalidField", "company")]);
+    assert!(indexes_are_consistent(&store).await);
+
+    // An agreement with additions cannot go; once they are deleted it can, and it leaves both
+    // indexes.
+    assert!(matches!(
+        store
+            .delete(Collection::Agreements, None, moving_child)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .delete(Collection::Additions, Some(moving_child), doomed_addition)
+        .await
+        .unwrap();
+    store
+        .delete(Collection::Agreements, None, moving_child)
+        .await
+        .unwrap();
+    let filter = format!("parentAgreement/id in (1, {second_master})");
+    assert_eq!(
+        agreements_matching(&store, &filter).await,
+        vec![first_child]
+    );
+    assert!(indexes_are_consistent(&store).await);
+
+    // The state file rebuilds the same indexes.
+    drop(store);
+    let reopened = open_file(&small_seed(), &path).await;
+    assert!(reopened.resumed_from_state());
+    assert!(indexes_are_consistent(&reopened).await);
+    assert_eq!(
+        agreements_matching(&reopened, "parentAgreement/id = 1").await,
+        vec![first_child]
+    );
+    let filter = format!("parentAgreement/id = {second_master}");
+    assert_eq!(
+        agreements_matching(&reopened, &filter).await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(addition_ids(&reopened, first_child).await, kept_additions);
+    assert_eq!(
+        reopened
+            .list(Collection::Additions, Some(1))
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+    reopened
+        .patch(
+            Collection::Agreements,
+            None,
+            second_master,
+            vec![
+                replace("company", json!({"id": 2})),
+                replace("contact", json!({"id": 2})),
+            ],
+        )
+        .await
+        .expect("a master without children may move to another company");
+}
+
+#[tokio::test]
+async fn a_filter_on_the_parent_still_tests_computed_and_renamed_fields() {
+    let store = small_store().await;
+    let mut child = agreement("Renamed child");
+    child["parentAgreement"] = json!({"id": 1});
+    let child_id = store
+        .create(Collection::Agreements, None, child)
+        .await
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    store
+        .patch(
+            Collection::Agreements,
+            None,
+            1,
+            vec![replace("name", json!("Acme renamed master"))],
+        )
+        .await
+        .unwrap();
+
+    let by_new_name = "parentAgreement/id = 1 and parentAgreement/name = \"Acme renamed master\"";
+    assert_eq!(
+        agreements_matching(&store, by_new_name).await,
+        vec![child_id]
+    );
+    let by_old_name = "parentAgreement/id = 1 and parentAgreement/name = \"Acme master\"";
+    assert_eq!(
+        agreements_matching(&store, by_old_name).await,
+        Vec::<i64>::new()
+    );
+    let by_status = "parentAgreement/id = 1 and agreementStatus = \"Active\"";
+    assert_eq!(agreements_matching(&store, by_status).await, vec![child_id]);
+}

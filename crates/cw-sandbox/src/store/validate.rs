@@ -438,10 +438,11 @@ fn check_agreement(write: &Write<'_>, fields: &mut Map<String, Value>, errors: &
         }
     }
 
+    // The child index holds exactly the agreements whose stored parent reference is this id,
+    // so a write costs the same at ten agreements as at ten thousand.
     let children: Vec<(i64, &Map<String, Value>)> = records
-        .iter(Collection::Agreements)
-        .filter_map(|(id, record)| Some((id, record.body.as_object()?)))
-        .filter(|(_, body)| reference_id(body.get("parentAgreement")) == Some(write.id))
+        .children_of(write.id)
+        .filter_map(|id| Some((id, records.body(Collection::Agreements, id)?)))
         .collect();
 
     if let Some(parent_id) = reference_id(fields.get("parentAgreement")) {
@@ -660,8 +661,9 @@ fn check_addition(write: &Write<'_>, fields: &mut Map<String, Value>, errors: &m
 /// quantity. ConnectWise documents neither rule, so both are sandbox choices
 /// (docs/cw-sandbox.md).
 fn check_included_quantity(quantity: Decimal, less_included: Decimal, errors: &mut Errors) {
-    // FIXME(#2): confirm against a real ConnectWise whether negative quantities and
-    // lessIncluded above the quantity are accepted; the sandbox's answer is a guess.
+    // Unverified: whether a real ConnectWise accepts negative quantities, or lessIncluded
+    // above the quantity, is unknown; this is a stated sandbox choice (known differences in
+    // docs/cw-sandbox.md).
     let problem = if less_included < Decimal::ZERO {
         Some(format!(
             "lessIncluded cannot be negative (got {less_included})."
