@@ -2,6 +2,25 @@
 //!
 //! `main` only parses the command line, sets up logging and hands over to [`cli`].
 
+// These two shadow the standard `print!` and `println!` in every module of the binary (a
+// `macro_rules!` defined before the modules takes precedence over the prelude's). The standard
+// ones panic when standard output is a closed pipe; these stop printing quietly instead. See
+// `cli::output::write_stdout`.
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_stdout(format_args!($($arg)*))
+    };
+}
+
+macro_rules! println {
+    () => {
+        $crate::cli::output::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod cli;
 mod config;
 

@@ -144,10 +144,12 @@ async fn run_steps(context: &Context, sandbox: &RunningSandbox) -> anyhow::Resul
                 agreement: mapping.agreement,
                 create_agreement: mapping.create.map(|(name, _)| name.to_owned()),
                 agreement_type: mapping.create.map(|(_, type_id)| type_id),
-                quantity_changes: QuantityChangeMode::InPlace,
-                drift: DriftPolicy::Overwrite,
+                quantity_changes: Some(QuantityChangeMode::InPlace),
+                drift: Some(DriftPolicy::Overwrite),
                 recreate_deleted: false,
+                no_recreate_deleted: true,
                 child_type: None,
+                no_child_type: true,
             },
         )
         .await?;

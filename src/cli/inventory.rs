@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
-use hyalto_domain::{Completeness, ServiceId, Snapshot, meter, parse_snapshot};
+use hyalto_domain::{Completeness, ServiceId, Snapshot, check_taken_at, meter, parse_snapshot};
 use hyalto_store::{Presence, ServiceRecord, SnapshotReport, SqliteStore, Store, StoreError};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -71,6 +71,8 @@ pub fn read_snapshot(file: &Path, accept_incomplete: bool) -> anyhow::Result<Sna
         )
     })?;
     let snapshot = parse_snapshot(&text, file)
+        .map_err(|error| anyhow::anyhow!("{error}\nNothing was imported."))?;
+    check_taken_at(&snapshot, Utc::now(), file)
         .map_err(|error| anyhow::anyhow!("{error}\nNothing was imported."))?;
     check_complete(&snapshot, file, accept_incomplete)?;
     Ok(snapshot)

@@ -12,7 +12,7 @@ mod context;
 mod cw_sandbox;
 mod demo;
 mod inventory;
-mod output;
+pub(crate) mod output;
 mod sync;
 
 use std::path::PathBuf;

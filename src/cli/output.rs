@@ -1,8 +1,33 @@
 //! Plain-text tables and JSON output shared by the commands.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
+
+/// Set once standard output is gone (a closed pipe, as in `hyalto … | head -1`).
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Writes to standard output; what the binary's `print!` and `println!` expand to.
+///
+/// The standard macros panic when the reader has gone away, and Rust ignores SIGPIPE, so
+/// `hyalto connectwise mappings | head -1` would end in a panic. Here a closed stdout only
+/// stops the printing: the command still finishes what it was doing (a mapping stored, a sync
+/// recorded) and exits with its own status.
+pub fn write_stdout(args: fmt::Arguments<'_>) {
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
+
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout.write_fmt(args) {
+        STDOUT_GONE.store(true, Ordering::Relaxed);
+        if error.kind() != std::io::ErrorKind::BrokenPipe {
+            tracing::warn!(error = %error, "could not write to standard output; output stops here");
+        }
+    }
+}
 
 /// A table printed with columns padded to their widest cell.
 #[derive(Debug, Default)]

@@ -126,6 +126,16 @@ impl TestSite {
 
     /// Runs `hyalto ARGS` with this site's data dir and the private key in [`KEY_VAR`].
     pub async fn hyalto(&self, args: &[&str]) -> Run {
+        let mut command = self.command(args);
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .unwrap()
+            .expect("the hyalto binary runs");
+        Run::from(output)
+    }
+
+    /// The command `hyalto ARGS` with this site's environment, for tests that run it their way.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_hyalto"));
         command
             .args(args)
@@ -137,11 +147,7 @@ impl TestSite {
         for (name, value) in &self.env {
             command.env(name, value);
         }
-        let output = tokio::task::spawn_blocking(move || command.output())
-            .await
-            .unwrap()
-            .expect("the hyalto binary runs");
-        Run::from(output)
+        command
     }
 
     /// The arguments of a `connectwise configure` that succeeds.

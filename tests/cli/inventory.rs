@@ -147,3 +147,28 @@ async fn a_vm_with_several_disks_on_one_tier_imports_as_their_sum() {
         .collect();
     assert_eq!(storage, ["200 GiB"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_snapshot_taken_months_in_the_future_is_refused_and_changes_nothing() {
+    let site = TestSite::start().await;
+    let future = SMALL_INVENTORY.replace(
+        "\"takenAt\": \"2026-11-30T23:30:00Z\"",
+        "\"takenAt\": \"2099-06-01T00:00:00Z\"",
+    );
+    assert_ne!(future, SMALL_INVENTORY, "the fixture's takenAt moved");
+    let file = site.write_file("future.json", &future);
+
+    let message = site
+        .hyalto(&["inventory", "import", file.to_str().unwrap()])
+        .await
+        .failure();
+    let shown = site.hyalto(&["inventory", "show", "--json"]).await.ok();
+
+    assert!(message.contains("$.takenAt"), "{message}");
+    assert!(
+        message.contains("ahead of this machine's clock"),
+        "{message}"
+    );
+    assert!(message.contains("Nothing was imported"), "{message}");
+    assert!(!shown.stdout.contains("vm-acme-1"), "{}", shown.stdout);
+}

@@ -9,5 +9,6 @@ mod demo;
 mod helpers;
 mod inventory;
 mod mapping;
+mod output;
 mod products;
 mod sync;

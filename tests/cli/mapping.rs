@@ -199,3 +199,61 @@ async fn a_companys_agreements_show_which_can_be_masters() {
         "{unknown}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mapping_again_keeps_the_policies_unless_a_flag_changes_them() {
+    let site = imported_site().await;
+    site.hyalto(&[
+        "connectwise",
+        "map",
+        "--customer",
+        "acme",
+        "--company",
+        "1",
+        "--agreement",
+        "1",
+        "--quantity-changes",
+        "cancel_and_replace",
+        "--drift",
+        "report",
+        "--recreate-deleted",
+        "--child-type",
+        "2",
+    ])
+    .await
+    .ok();
+
+    let again = site
+        .hyalto(&[
+            "connectwise",
+            "map",
+            "--customer",
+            "acme",
+            "--company",
+            "1",
+            "--agreement",
+            "1",
+            "--drift",
+            "overwrite",
+        ])
+        .await
+        .ok();
+    let mappings = site
+        .hyalto(&["connectwise", "mappings", "--json"])
+        .await
+        .ok();
+
+    assert!(
+        again.stdout.contains(
+            "Effective options: quantity changes cancel_and_replace, drift overwrite, recreate \
+             deleted yes, child agreement type 2."
+        ),
+        "{}",
+        again.stdout
+    );
+    let mappings: serde_json::Value = serde_json::from_str(&mappings.stdout).unwrap();
+    assert_eq!(mappings[0]["quantityChanges"], "cancel_and_replace");
+    assert_eq!(mappings[0]["drift"], "overwrite");
+    assert_eq!(mappings[0]["recreateDeleted"], true);
+    assert_eq!(mappings[0]["childAgreementTypeId"], 2);
+}

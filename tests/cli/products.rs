@@ -172,3 +172,90 @@ async fn defaults_without_create_missing_name_the_missing_items() {
     );
     assert!(created.stdout.contains("created 1 catalog item(s)"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bundle_catalog_item_is_refused_because_connectwise_cannot_add_it() {
+    let site = TestSite::start().await;
+    site.configure().await;
+
+    let message = site
+        .hyalto(&[
+            "connectwise",
+            "products",
+            "set",
+            "virtual_machine/cpu",
+            "--item",
+            "VMW-STARTER-BUNDLE",
+        ])
+        .await
+        .failure();
+    let listed = site
+        .hyalto(&["connectwise", "products", "list", "--json"])
+        .await
+        .ok();
+
+    assert!(message.contains("is a Bundle"), "{message}");
+    assert!(message.contains("nothing was mapped"), "{message}");
+    let rows: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|row| row["catalogItemId"] != 7),
+        "the bundle is not mapped: {rows:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn defaults_and_set_leave_an_inactive_catalog_item_unmapped() {
+    // The demo seed with its vCPU item switched off.
+    let seed_dir = tempfile::tempdir().unwrap();
+    let demo_seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/cw-sandbox/seed/demo.json");
+    let mut seed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(demo_seed).unwrap()).unwrap();
+    let vcpu = seed["catalog"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|item| item["identifier"] == "VMW-VCPU")
+        .unwrap();
+    vcpu["inactiveFlag"] = serde_json::Value::Bool(true);
+    let seed_file = seed_dir.path().join("seed.json");
+    std::fs::write(&seed_file, seed.to_string()).unwrap();
+    let site = TestSite::start_with(SandboxConfig {
+        seed: Seed::File(seed_file),
+        ..SandboxConfig::default()
+    })
+    .await;
+    site.configure().await;
+
+    let defaults = site
+        .hyalto(&["connectwise", "products", "defaults"])
+        .await
+        .ok();
+    let set = site
+        .hyalto(&[
+            "connectwise",
+            "products",
+            "set",
+            "virtual_machine/cpu",
+            "--item",
+            "VMW-VCPU",
+        ])
+        .await
+        .failure();
+
+    assert!(
+        defaults
+            .stdout
+            .contains("not mapped: catalog item VMW-VCPU"),
+        "{}",
+        defaults.stdout
+    );
+    assert!(
+        defaults.stdout.contains("is inactive"),
+        "{}",
+        defaults.stdout
+    );
+    assert!(set.contains("is inactive"), "{set}");
+}

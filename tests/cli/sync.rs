@@ -147,3 +147,57 @@ async fn a_mass_removal_is_held_until_confirmed() {
     );
     assert!(confirmed.stdout.contains("2 ended"), "{}", confirmed.stdout);
 }
+
+/// Writes a sync lease for `holder`, good for ten minutes, straight into the site's store.
+async fn hold_lease(site: &TestSite, holder: &str) {
+    use hyalto_store::Store as _;
+
+    let store = hyalto_store::SqliteStore::open(site.data_dir())
+        .await
+        .unwrap();
+    store
+        .try_acquire_sync_lease(
+            holder,
+            chrono::Utc::now(),
+            std::time::Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lease_left_by_a_killed_sync_on_this_host_is_taken_over_at_once() {
+    let site = TestSite::start().await;
+    site.set_up_acme().await;
+    let Some(host) = hyalto_store::this_host() else {
+        // Without a host name hyalto never decides a holder is gone; the next test covers that.
+        return;
+    };
+    // A process that has ended: its pid names nothing any more.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = child.id();
+    child.wait().unwrap();
+    hold_lease(&site, &format!("pid{dead_pid}-00000000000000aa@{host}")).await;
+
+    let dry = site.hyalto(&["sync", "--dry-run"]).await.ok();
+
+    assert!(dry.stdout.contains("Dry run"), "{}", dry.stdout);
+    assert!(dry.stderr.contains("it was taken over"), "{}", dry.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lease_held_elsewhere_says_until_when_and_how_to_take_it_over() {
+    let site = TestSite::start().await;
+    site.set_up_acme().await;
+    hold_lease(&site, "pid1-00000000000000bb@another-host.invalid").await;
+
+    let message = site.hyalto(&["sync"]).await.failure();
+
+    assert!(message.contains("another sync (pid1-"), "{message}");
+    assert!(message.contains("holds the sync lease"), "{message}");
+    assert!(
+        message.contains("If no hyalto sync is running"),
+        "{message}"
+    );
+    assert!(message.contains("can be taken over after"), "{message}");
+}

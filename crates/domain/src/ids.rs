@@ -27,13 +27,14 @@ pub enum IdError {
         chars: usize,
     },
 
-    /// The id contains a control character such as a newline or a tab.
+    /// The id contains a control character such as a newline or a tab, or an invisible format
+    /// character such as a bidi override or a zero-width space (see [`hidden_character`]).
     #[error(
-        "the id contains a control character (U+{code:04X}) at character {position}; \
-         remove it"
+        "the id contains an invisible control or format character (U+{code:04X}) at character \
+         {position}; remove it"
     )]
     ControlCharacter {
-        /// The code point of the first control character.
+        /// The code point of the first such character.
         code: u32,
         /// Its position, counted in characters from 1.
         position: usize,
@@ -44,8 +45,53 @@ pub enum IdError {
     SurroundingWhitespace,
 }
 
+/// Unicode's format characters (general category Cf), as ranges of code points (Unicode 15).
+///
+/// They print as nothing yet change how text reads: U+202E turns the rest of a line around,
+/// so an agreement name on an invoice could show another customer's name or a different
+/// amount; zero-width characters make two ids that look the same differ.
+const FORMAT_CHARACTERS: &[(u32, u32)] = &[
+    (0x00AD, 0x00AD),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+];
+
+/// The first control (Cc) or format (Cf) character of `text`, with its position counted in
+/// characters from 1. Such characters have no place in ids or names, which end up printed on
+/// invoices.
+pub fn hidden_character(text: &str) -> Option<(usize, char)> {
+    let is_format = |c: char| {
+        let code = u32::from(c);
+        FORMAT_CHARACTERS
+            .iter()
+            .any(|&(first, last)| (first..=last).contains(&code))
+    };
+    text.chars()
+        .enumerate()
+        .find(|&(_, c)| c.is_control() || is_format(c))
+        .map(|(index, c)| (index + 1, c))
+}
+
 /// Checks the rules every id shares: not blank, at most [`MAX_ID_CHARS`] characters, no
-/// control characters and no whitespace at either end.
+/// control or format characters and no whitespace at either end.
 pub fn check_id(text: &str) -> Result<(), IdError> {
     if text.trim().is_empty() {
         return Err(IdError::Empty);
@@ -56,10 +102,10 @@ pub fn check_id(text: &str) -> Result<(), IdError> {
         return Err(IdError::TooLong { chars });
     }
 
-    if let Some((index, c)) = text.chars().enumerate().find(|(_, c)| c.is_control()) {
+    if let Some((position, c)) = hidden_character(text) {
         return Err(IdError::ControlCharacter {
             code: u32::from(c),
-            position: index + 1,
+            position,
         });
     }
 
@@ -179,6 +225,29 @@ mod tests {
                 position: 3
             })
         );
+    }
+
+    #[test]
+    fn an_id_with_a_bidi_override_or_zero_width_space_is_refused_with_its_code_point() {
+        let reversed = CustomerId::new("acme\u{202E}gro").unwrap_err();
+        let zero_width = ServiceId::new("vm\u{200B}1").unwrap_err();
+
+        assert_eq!(
+            reversed,
+            IdError::ControlCharacter {
+                code: 0x202E,
+                position: 5
+            }
+        );
+        assert!(reversed.to_string().contains("U+202E"), "{reversed}");
+        assert_eq!(
+            zero_width,
+            IdError::ControlCharacter {
+                code: 0x200B,
+                position: 3
+            }
+        );
+        assert!(CustomerId::new("Ødegaard–café").is_ok());
     }
 
     #[test]

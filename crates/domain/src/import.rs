@@ -11,11 +11,13 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
-use crate::ids::{CustomerId, IdError, MAX_ID_CHARS, ServiceId, SourceId, check_id};
+use crate::ids::{
+    CustomerId, IdError, MAX_ID_CHARS, ServiceId, SourceId, check_id, hidden_character,
+};
 use crate::inventory::{
     Completeness, Customer, ParseError, PowerState, Resource, ResourceKind, Service, ServiceKind,
     Snapshot, Unit, unit_list,
@@ -125,6 +127,61 @@ pub fn parse_snapshot(text: &str, file: &Path) -> Result<Snapshot, ImportError> 
             file: file.to_owned(),
             problems: checker.problems,
         }),
+    }
+}
+
+/// How far ahead of the importing machine's clock a snapshot's `takenAt` may be. A few minutes
+/// absorb clocks that drift apart; more than that means a wrong clock or a hand-edited file.
+pub const MAX_CLOCK_AHEAD: TimeDelta = TimeDelta::minutes(10);
+
+/// Refuses a snapshot taken more than [`MAX_CLOCK_AHEAD`] after `now`.
+///
+/// A future `takenAt` would date the cancellations of vanished services in the future, and,
+/// because older snapshots of a source are refused, it would lock the source out until that
+/// date passed. `file` is only used in the error message.
+pub fn check_taken_at(
+    snapshot: &Snapshot,
+    now: DateTime<Utc>,
+    file: &Path,
+) -> Result<(), ImportError> {
+    let ahead = snapshot.taken_at - now;
+    if ahead <= MAX_CLOCK_AHEAD {
+        return Ok(());
+    }
+
+    let reason = format!(
+        "{} is {} ahead of this machine's clock ({}); a snapshot cannot be taken in the          future. Fix the clock of the machine that collected the inventory (or the takenAt          written in the file), or this machine's clock if it is the one that is wrong; at          most {} ahead is accepted",
+        snapshot
+            .taken_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        describe_span(ahead),
+        now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        describe_span(MAX_CLOCK_AHEAD),
+    );
+    Err(ImportError::Invalid {
+        file: file.to_owned(),
+        problems: vec![Problem {
+            path: "$.takenAt".to_owned(),
+            reason,
+        }],
+    })
+}
+
+/// A span in the largest whole unit that reads naturally: days, hours or minutes.
+fn describe_span(span: TimeDelta) -> String {
+    let plural = |n: i64, unit: &str| {
+        if n == 1 {
+            format!("1 {unit}")
+        } else {
+            format!("{n} {unit}s")
+        }
+    };
+    if span.num_days() >= 2 {
+        plural(span.num_days(), "day")
+    } else if span.num_hours() >= 2 {
+        plural(span.num_hours(), "hour")
+    } else {
+        plural(span.num_minutes(), "minute")
     }
 }
 
@@ -263,9 +320,10 @@ fn tier_reason(error: &IdError) -> String {
         IdError::TooLong { chars } => {
             format!("the tier is {chars} characters long; use at most {MAX_ID_CHARS}")
         }
-        IdError::ControlCharacter { .. } => {
-            "the tier contains a control character such as a newline or tab; remove it".to_owned()
-        }
+        IdError::ControlCharacter { code, position } => format!(
+            "the tier contains an invisible control or format character (U+{code:04X}) at \
+             character {position}; remove it"
+        ),
         IdError::SurroundingWhitespace => {
             "the tier starts or ends with whitespace; remove the spaces at either end".to_owned()
         }
@@ -354,7 +412,8 @@ impl Checker {
         }
     }
 
-    /// Reads a readable name: a string that is not blank and holds no control characters.
+    /// Reads a readable name: a string that is not blank and holds no control or format
+    /// characters (bidi overrides, zero-width spaces), since names reach printed invoices.
     fn name(&mut self, value: &Value, path: &str, what: &str) -> Option<String> {
         let hint = format!("write {what} as a string");
         let text = self.string(value, path, &hint)?;
@@ -362,10 +421,15 @@ impl Checker {
             self.problem(path, format!("the name is blank; write {what}"));
             return None;
         }
-        if text.chars().any(char::is_control) {
+        if let Some((position, c)) = hidden_character(text) {
             self.problem(
                 path,
-                "the name contains a control character such as a newline or tab; remove it",
+                format!(
+                    "the name contains an invisible control or format character (U+{:04X}, \
+                     such as a newline, tab, bidi override or zero-width space) at character \
+                     {position}; remove it",
+                    u32::from(c)
+                ),
             );
             return None;
         }
@@ -1208,6 +1272,31 @@ mod tests {
     }
 
     #[test]
+    fn a_taken_at_far_in_the_future_is_refused_naming_the_clock_to_fix() {
+        let snapshot = parse(&valid()).unwrap();
+        let now = snapshot.taken_at - TimeDelta::days(90);
+
+        let error = check_taken_at(&snapshot, now, Path::new("inv.json")).unwrap_err();
+
+        assert_eq!(error.problems().len(), 1);
+        assert_eq!(error.problems()[0].path, "$.takenAt");
+        let reason = &error.problems()[0].reason;
+        assert!(reason.contains("90 days ahead"), "{reason}");
+        assert!(reason.contains("clock"), "{reason}");
+    }
+
+    #[test]
+    fn a_taken_at_a_few_minutes_ahead_is_accepted_as_clock_drift() {
+        let snapshot = parse(&valid()).unwrap();
+
+        let slightly_behind = snapshot.taken_at - TimeDelta::minutes(9);
+        let too_far_behind = snapshot.taken_at - TimeDelta::minutes(11);
+
+        assert!(check_taken_at(&snapshot, slightly_behind, Path::new("a.json")).is_ok());
+        assert!(check_taken_at(&snapshot, too_far_behind, Path::new("a.json")).is_err());
+    }
+
+    #[test]
     fn a_decimal_quantity_is_read_exactly_without_floating_point() {
         let document = with(valid(), "/services/0/resources/2/quantity", json!(0.1));
 
@@ -1570,7 +1659,32 @@ mod tests {
 
         let reason = only_problem_at(&document, "$.services[0].name");
 
-        assert!(reason.contains("control character"), "{reason}");
+        assert!(
+            reason.contains("control or format character (U+0009"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_name_with_a_bidi_override_is_refused_naming_its_code_point() {
+        let customer = with(valid(), "/customers/0/name", json!("Acme \u{202E}dtL"));
+        let service = with(valid(), "/services/0/name", json!("web\u{2060}01"));
+
+        let customer_reason = only_problem_at(&customer, "$.customers[0].name");
+        let service_reason = only_problem_at(&service, "$.services[0].name");
+
+        assert!(customer_reason.contains("U+202E"), "{customer_reason}");
+        assert!(customer_reason.contains("character 6"), "{customer_reason}");
+        assert!(service_reason.contains("U+2060"), "{service_reason}");
+    }
+
+    #[test]
+    fn an_id_with_a_zero_width_space_is_refused_at_its_path() {
+        let document = with(valid(), "/services/1/id", json!("edge\u{200B}1"));
+
+        let reason = only_problem_at(&document, "$.services[1].id");
+
+        assert!(reason.contains("U+200B"), "{reason}");
     }
 
     #[test]

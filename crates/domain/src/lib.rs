@@ -18,8 +18,10 @@ pub mod metering;
 #[cfg(test)]
 mod docs_tests;
 
-pub use ids::{CustomerId, IdError, ServiceId, SourceId};
-pub use import::{FORMAT, ImportError, Problem, parse_snapshot, write_snapshot};
+pub use ids::{CustomerId, IdError, ServiceId, SourceId, hidden_character};
+pub use import::{
+    FORMAT, ImportError, MAX_CLOCK_AHEAD, Problem, check_taken_at, parse_snapshot, write_snapshot,
+};
 pub use inventory::{
     Completeness, Customer, ParseError, PowerState, Resource, ResourceKind, Service, ServiceKind,
     Snapshot, Unit,

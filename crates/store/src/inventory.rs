@@ -30,6 +30,10 @@ pub struct ServiceRecord {
     pub last_seen: DateTime<Utc>,
     /// The complete snapshot that no longer reported it; `None` while it exists.
     pub gone_at: Option<DateTime<Utc>>,
+    /// The snapshot that first reported it with its current customer (or unassigned):
+    /// `first_seen` until the service moves to another customer, then the snapshot that
+    /// showed the move.
+    pub customer_since: DateTime<Utc>,
 }
 
 impl ServiceRecord {

@@ -63,7 +63,7 @@ pub use error::StoreError;
 pub use inventory::{
     CustomerSummary, Presence, ServiceRecord, SnapshotReport, SourceState, UsageObservation,
 };
-pub use lease::{SyncLease, new_holder_id};
+pub use lease::{HolderProcess, SyncLease, new_holder_id, this_host};
 pub use links::{AdditionLink, AdditionState, AgreementLink, Links, Recorded};
 pub use mapping::{
     CompanyMapping, DriftPolicy, MappingOptions, ProductMapping, QuantityChangeMode, UnknownOption,

@@ -497,11 +497,18 @@ impl<S: Store> Applier<'_, S> {
                 ended_on,
                 reason,
             } => {
+                // A child already linked keeps the master it was written under: after the
+                // customer is mapped again, that is a previous master, not the current one.
+                let parent_agreement_id = work
+                    .agreement_links
+                    .get(agreement_id)
+                    .map(|link| link.parent_agreement_id)
+                    .unwrap_or(work.plan.master_agreement_id);
                 let link = AgreementLink {
                     agreement_id: *agreement_id,
                     service: service.clone(),
                     customer: customer.clone(),
-                    parent_agreement_id: work.plan.master_agreement_id,
+                    parent_agreement_id,
                     ownership_key: key.clone(),
                     ended_on: *ended_on,
                 };

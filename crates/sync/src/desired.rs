@@ -42,8 +42,11 @@ pub struct DesiredService {
     pub kind: ServiceKind,
     /// Its name, for agreement names and invoice descriptions.
     pub name: String,
-    /// The first day of its current life in the billing time zone: the child agreement's
-    /// start date and the effective date of its first additions.
+    /// The first day it is billed to this customer, in the billing time zone: the child
+    /// agreement's start date and the effective date of its first additions. It is the first
+    /// day of the service's current life, or, for a service that moved here from another
+    /// customer, the day of the snapshot that first showed it here, so this customer never
+    /// pays for the time it belonged to the other one.
     pub start_date: NaiveDate,
     /// The day it was found gone in the billing time zone; `None` while present.
     pub gone_on: Option<NaiveDate>,
@@ -65,6 +68,8 @@ pub struct DesiredCustomer {
     pub skip: Option<String>,
     /// Its services, present and gone, by service id.
     pub services: Vec<DesiredService>,
+    /// The billing time zone the dates above are in.
+    pub billing_tz: Tz,
 }
 
 /// Builds the desired state of one mapped customer.
@@ -111,6 +116,7 @@ pub fn desired_customer(
         mapping: mapping.clone(),
         skip: (!reasons.is_empty()).then(|| reasons.join("; ")),
         services,
+        billing_tz: tz,
     }
 }
 
@@ -142,7 +148,8 @@ fn desired_service(
         id: service.id.clone(),
         kind: service.kind.clone(),
         name: service.name.clone(),
-        start_date: billing_date(record.first_seen, tz),
+        // `customer_since` is never before `first_seen`; the max only guards odd data.
+        start_date: billing_date(record.customer_since.max(record.first_seen), tz),
         gone_on,
         meters,
     }
@@ -218,6 +225,7 @@ mod tests {
             first_seen: Utc.with_ymd_and_hms(2026, 11, 30, 23, 30, 0).unwrap(),
             last_seen: Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap(),
             gone_at: gone.then(|| Utc.with_ymd_and_hms(2026, 12, 2, 12, 0, 0).unwrap()),
+            customer_since: Utc.with_ymd_and_hms(2026, 11, 30, 23, 30, 0).unwrap(),
         }
     }
 
@@ -287,6 +295,28 @@ mod tests {
         );
         assert_eq!(service.meters[1].quantity, Decimal::new(8, 0));
         assert_eq!(service.meters[1].product, None);
+    }
+
+    #[test]
+    fn a_service_moved_here_starts_on_the_day_the_move_was_seen_not_its_first_sight() {
+        let mut moved = record(false);
+        // Seen at the old customer from 30 November, shown here first on 4 December (UTC).
+        moved.customer_since = Utc.with_ymd_and_hms(2026, 12, 4, 10, 0, 0).unwrap();
+
+        let desired = desired_customer(
+            &summary(),
+            &mapping(),
+            &[moved],
+            &[source(Completeness::Complete)],
+            &HashMap::new(),
+            &MeteringRules::default(),
+            chrono_tz::UTC,
+        );
+
+        assert_eq!(
+            desired.services[0].start_date,
+            "2026-12-04".parse::<NaiveDate>().unwrap()
+        );
     }
 
     #[test]

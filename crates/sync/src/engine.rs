@@ -144,8 +144,12 @@ pub struct RunReport {
     pub reported: u64,
     /// Writes that failed or whose outcome stayed unknown.
     pub writes_failed: u64,
-    /// Customers skipped or held, with the reason.
+    /// Customers skipped (nothing written for them), with the reason.
     pub skipped_customers: Vec<(CustomerId, String)>,
+    /// Customers whose removals are held while their other changes were applied, with the
+    /// status in words. A hold is a safety stop waiting for a person, not a failure: it does
+    /// not make the run `partially_failed`.
+    pub held_customers: Vec<(CustomerId, String)>,
     /// Customers for which something failed, with ConnectWise's messages.
     pub failed_customers: Vec<(CustomerId, String)>,
     /// Why writes were stopped for the rest of the run (a missing permission), if they were.
@@ -324,6 +328,7 @@ impl<S: Store> SyncEngine<S> {
             reported: 0,
             writes_failed: 0,
             skipped_customers: Vec::new(),
+            held_customers: Vec::new(),
             failed_customers: Vec::new(),
             writes_stopped: None,
         };
@@ -430,7 +435,7 @@ impl<S: Store> SyncEngine<S> {
                 .skipped_customers
                 .push((plan.customer.clone(), reason.clone())),
             CustomerStatus::RemovalsHeld { .. } => report
-                .skipped_customers
+                .held_customers
                 .push((plan.customer.clone(), plan.status.to_string())),
             CustomerStatus::Failed { error } => report
                 .failed_customers

@@ -1,9 +1,9 @@
 //! Known state: what ConnectWise holds for a customer, and what hyalto recorded writing there.
 //!
 //! [`read_known`] is the only part of planning that does I/O. It reads, for one mapped
-//! customer: the master agreement, every child agreement under it (all pages), the additions of
-//! every child hyalto owns (linked, or carrying one of its ownership keys), and the store's
-//! links. The planner then works on the result without touching the network. When a linked
+//! customer: the master agreement, every child agreement under it (all pages), each linked
+//! child that is not under it (by id: a child of a previous master), the additions of every
+//! child hyalto owns (linked, or carrying one of its ownership keys), and the store's links. The planner then works on the result without touching the network. When a linked
 //! record disagrees with its link (cancelled or ended in ConnectWise while the link says it
 //! runs), the audit log is read too, for the cancellations and ends hyalto itself sent
 //! ([`OwnChanges`]).
@@ -13,10 +13,10 @@ use std::collections::{HashMap, HashSet};
 use chrono::NaiveDate;
 use hyalto_connectwise::models::{Addition, Agreement, CwDate};
 use hyalto_connectwise::{Client, Field, ListQuery};
-use hyalto_domain::CustomerId;
+use hyalto_domain::{CustomerId, ServiceId};
 use hyalto_store::{AdditionState, AuditFilter, AuditOperation, Links, Store};
 
-use crate::desired::DesiredCustomer;
+use crate::desired::{DesiredCustomer, billing_date};
 use crate::error::SyncError;
 use crate::keys::{child_key, key_in_notes};
 
@@ -78,12 +78,22 @@ pub struct KnownCustomer {
     pub master: Option<MasterState>,
     /// Every child agreement of the master.
     pub children: Vec<Agreement>,
+    /// Child agreements hyalto has an active link to that are not under the master (the
+    /// customer was mapped to another master agreement since they were written), read one by
+    /// one by id so the planner knows their true state. A linked child that ConnectWise no
+    /// longer has at all is in neither list.
+    pub elsewhere: Vec<Agreement>,
     /// The additions of each child hyalto owns, by agreement id.
     pub additions: HashMap<i64, Vec<Addition>>,
     /// What hyalto recorded writing for the customer.
     pub links: Links,
     /// Cancellations and ends hyalto sent, from the audit log; read only when needed.
     pub own_changes: OwnChanges,
+    /// For each service hyalto bills here that the inventory now gives to another customer
+    /// (or to none): the day, in the billing time zone, of the snapshot that first showed it
+    /// there. Its last day billed here is the day before, so that the new customer, whose
+    /// child starts on that day, is not billed for the same day twice.
+    pub departures: HashMap<ServiceId, NaiveDate>,
 }
 
 /// The cancellations and ends hyalto sent to ConnectWise for a customer, as its audit log
@@ -154,6 +164,7 @@ pub async fn read_known<S: Store>(
             Field::new("parentAgreement/id").eq(mapping.agreement_id),
         ))
         .await?;
+    let elsewhere = read_elsewhere(client, &links, &children).await?;
 
     // Additions are read only for children hyalto owns: those it has an active link to, and
     // those carrying the key it would give a service's current child (written by a run that
@@ -171,6 +182,7 @@ pub async fn read_known<S: Store>(
         .collect();
     let owned: Vec<i64> = children
         .iter()
+        .chain(&elsewhere)
         .filter(|child| {
             linked.contains(&child.id)
                 || child
@@ -192,29 +204,90 @@ pub async fn read_known<S: Store>(
         additions.insert(agreement_id, lines);
     }
 
-    let own_changes = if disagrees(&links, &children, &additions) {
+    let own_changes = if disagrees(&links, children.iter().chain(&elsewhere), &additions) {
         read_own_changes(store, &desired.id).await?
     } else {
         OwnChanges::default()
     };
 
+    let departures = read_departures(store, desired, &links).await?;
+
     Ok(KnownCustomer {
         master: Some(master),
         children,
+        elsewhere,
         additions,
         links,
         own_changes,
+        departures,
     })
 }
 
-/// Whether a record a link says runs is cancelled or ended in ConnectWise.
-fn disagrees(
+/// Reads by id each child agreement with an active link that is not among the master's
+/// children. After a customer is mapped to another master agreement, its children under the
+/// previous master still bill; listing the new master's children does not show them, and
+/// taking them for deleted would be a false statement and would leave them billing unseen.
+async fn read_elsewhere(
+    client: &Client,
     links: &Links,
     children: &[Agreement],
+) -> Result<Vec<Agreement>, SyncError> {
+    let listed: HashSet<i64> = children.iter().map(|child| child.id).collect();
+    let mut missing: Vec<i64> = links
+        .agreements
+        .iter()
+        .map(|recorded| &recorded.link)
+        .filter(|link| link.ended_on.is_none() && !listed.contains(&link.agreement_id))
+        .map(|link| link.agreement_id)
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+
+    let mut elsewhere = Vec::with_capacity(missing.len());
+    for agreement_id in missing {
+        match client.agreement(agreement_id).await {
+            Ok(agreement) => elsewhere.push(agreement),
+            // Deleted in ConnectWise: the planner reports it as such.
+            Err(hyalto_connectwise::Error::NotFound { .. }) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(elsewhere)
+}
+
+/// Reads, for each service with an active child link here that the customer no longer has,
+/// the day the inventory first showed it elsewhere. A service the store no longer knows has
+/// no entry; the planner then ends it on the day of the sync.
+async fn read_departures<S: Store>(
+    store: &S,
+    desired: &DesiredCustomer,
+    links: &Links,
+) -> Result<HashMap<ServiceId, NaiveDate>, SyncError> {
+    let current: HashSet<&ServiceId> = desired.services.iter().map(|s| &s.id).collect();
+    let mut departures = HashMap::new();
+    for link in links.agreements.iter().map(|recorded| &recorded.link) {
+        if link.ended_on.is_some() || current.contains(&link.service) {
+            continue;
+        }
+        let Some(record) = store.get_service(&link.service).await? else {
+            continue;
+        };
+        if record.service.customer.as_ref() == Some(&desired.id) {
+            continue;
+        }
+        let day = billing_date(record.customer_since, desired.billing_tz);
+        departures.insert(link.service.clone(), day);
+    }
+    Ok(departures)
+}
+
+/// Whether a record a link says runs is cancelled or ended in ConnectWise.
+fn disagrees<'a>(
+    links: &Links,
+    children: impl Iterator<Item = &'a Agreement>,
     additions: &HashMap<i64, Vec<Addition>>,
 ) -> bool {
     let ended: HashSet<i64> = children
-        .iter()
         .filter(|child| child.end_date.is_some() || child.cancelled_flag == Some(true))
         .map(|child| child.id)
         .collect();

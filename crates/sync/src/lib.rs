@@ -37,11 +37,19 @@
 //!   child. Any other date is reported as a hand edit.
 //! - **Foreign lines**: an active addition hyalto does not own, for the product of a meter, on
 //!   hyalto's child is reported and never duplicated; [`SyncOptions::adopt_unowned`] takes it
-//!   over.
+//!   over. One beside hyalto's own line for the meter (billed twice) is reported and never
+//!   adopted.
+//! - **Moves**: a service given to another customer stops billing at the old one on the day
+//!   before the snapshot that first showed the move, and starts at the new one on that day.
+//! - **Previous masters**: after a customer is mapped to another master agreement, linked
+//!   children under the old one are read by id. A gone service's lines there are cancelled and
+//!   the child ended as usual; a present service's running child there is reported and no
+//!   second child is made until it has ended, after which a new child starts the day after.
 //! - **Removals**: a meter that disappears is cancelled as of today; a gone service has its
 //!   lines cancelled and its child ended on the day it was found gone. Nothing is ever deleted.
 //!   When more than [`SyncConfig::removal_hold_share`] of a customer's services vanish at once,
-//!   those removals wait for [`SyncOptions::confirm_removals`].
+//!   those removals wait for [`SyncOptions::confirm_removals`]; the customer's other changes
+//!   are applied, and a hold is not a failure of the run.
 //! - **Safety**: a customer whose inventory source is incomplete, or whose master agreement is
 //!   missing, cancelled or another company's, is skipped with the reason. A meter without a
 //!   product mapping is reported and nothing is written for it (removing a product mapping never

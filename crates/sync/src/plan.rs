@@ -380,6 +380,9 @@ pub enum Finding {
         agreement_id: i64,
         /// The addition.
         addition_id: i64,
+        /// hyalto's own line for the same meter on that child, when it has one: the unowned
+        /// line then bills the meter a second time, and is never adopted.
+        own_addition_id: Option<i64>,
         /// Whether it is adopted in this plan (`adopt_unowned`).
         adopted: bool,
     },
@@ -405,6 +408,19 @@ pub enum Finding {
         /// Whether the plan writes it again (the mapping's `recreate_deleted`).
         recreated: bool,
     },
+    /// A present service's child agreement still runs under a master agreement the customer
+    /// is no longer mapped to; nothing is written for the service until it is ended there (or
+    /// the customer is mapped back), so the service is never billed on two children.
+    ChildUnderPreviousMaster {
+        /// The service.
+        service: ServiceId,
+        /// Its child agreement.
+        agreement_id: i64,
+        /// The master agreement it hangs under, as ConnectWise says.
+        previous_master: Option<i64>,
+        /// The master agreement the customer is mapped to now.
+        master: i64,
+    },
     /// Cancellations of vanished services are held until confirmed.
     RemovalsHeld {
         /// Services that vanished.
@@ -421,7 +437,7 @@ impl Finding {
     /// Whether the finding is a difference in ConnectWise that the sync leaves as it is.
     pub fn is_left_alone(&self) -> bool {
         match self {
-            Finding::Drift { .. } => true,
+            Finding::Drift { .. } | Finding::ChildUnderPreviousMaster { .. } => true,
             Finding::UnownedAddition { adopted, .. } => !adopted,
             Finding::DeletedInConnectWise { recreated, .. } => !recreated,
             Finding::MissingProductMapping { .. } | Finding::RemovalsHeld { .. } => false,
@@ -450,12 +466,16 @@ impl fmt::Display for Finding {
                 meter,
                 agreement_id,
                 addition_id,
+                own_addition_id,
                 adopted,
             } => {
-                let action = if *adopted {
-                    "adopted"
-                } else {
-                    "left alone; sync with --adopt-unowned to take it over"
+                let action = match own_addition_id {
+                    Some(own) => format!(
+                        "hyalto bills that meter with its own addition {own}, so the customer \
+                         is billed twice; left alone: cancel one of them in ConnectWise"
+                    ),
+                    None if *adopted => "adopted".to_owned(),
+                    None => "left alone; sync with --adopt-unowned to take it over".to_owned(),
                 };
                 write!(
                     f,
@@ -488,6 +508,23 @@ impl fmt::Display for Finding {
                 write!(
                     f,
                     "{record} {id} of {service}{meter} was {how} in ConnectWise by hand: {action}"
+                )
+            }
+            Finding::ChildUnderPreviousMaster {
+                service,
+                agreement_id,
+                previous_master,
+                master,
+            } => {
+                let previous = previous_master
+                    .map(|id| id.to_string())
+                    .unwrap_or_else(|| "(none)".to_owned());
+                write!(
+                    f,
+                    "child agreement {agreement_id} of service {service} is under the previous \
+                     master agreement {previous}; end it there or map back (the customer is \
+                     now mapped to master agreement {master}; nothing is written for \
+                     {service} until then)"
                 )
             }
             Finding::RemovalsHeld {
@@ -576,6 +613,7 @@ pub fn plan_customer(
         options: &desired.mapping.options,
         operations: Vec::new(),
         findings: Vec::new(),
+        restart: HashMap::new(),
     };
 
     // Removals are planned apart so that they can be held as a whole.
@@ -600,7 +638,10 @@ pub fn plan_customer(
     }
 
     // A service hyalto bills for this customer that the inventory now gives to another
-    // customer (or to none) stops billing here today, like a gone service.
+    // customer (or to none) stops billing here like a gone service, on the day before the
+    // snapshot that first showed it elsewhere: the new customer's child starts on that day,
+    // so the two neither overlap nor leave a gap. When that day is unknown (the store no
+    // longer has the service), the day of the sync stands in for it.
     let current: HashSet<&ServiceId> = desired.services.iter().map(|s| &s.id).collect();
     let mut moved: Vec<&ServiceId> = index
         .agreement_links
@@ -610,16 +651,26 @@ pub fn plan_customer(
         .collect();
     moved.sort();
     for service in moved {
+        let last_day = match known.departures.get(service) {
+            Some(moved_on) => moved_on.pred_opt().unwrap_or(*moved_on),
+            None => context.today,
+        };
         let left = DesiredService {
             id: service.clone(),
             kind: ServiceKind::Other("moved".to_owned()),
             name: String::new(),
-            start_date: context.today,
-            gone_on: Some(context.today),
+            start_date: last_day,
+            gone_on: Some(last_day),
             meters: Vec::new(),
         };
-        let why = format!("{service} no longer belongs to customer {}", desired.id);
-        let operations = planner.plan_gone(&left, context.today, &why);
+        let why = match known.departures.get(service) {
+            Some(moved_on) => format!(
+                "{service} belongs to another customer than {} since {moved_on}",
+                desired.id
+            ),
+            None => format!("{service} no longer belongs to customer {}", desired.id),
+        };
+        let operations = planner.plan_gone(&left, last_day, &why);
         if operations.iter().any(Operation::writes_to_connectwise) {
             vanished += 1;
         }
@@ -701,6 +752,7 @@ impl<'a> KnownIndex<'a> {
         let children_by_id = known
             .children
             .iter()
+            .chain(&known.elsewhere)
             .map(|child| (child.id, child))
             .collect();
         let children_by_key = known
@@ -757,6 +809,11 @@ fn is_running(child: &Agreement) -> bool {
     child.cancelled_flag != Some(true) && child.end_date.is_none()
 }
 
+/// The master agreement a child hangs under, as ConnectWise says.
+fn parent_of(child: &Agreement) -> Option<i64> {
+    child.parent_agreement.as_ref().and_then(|parent| parent.id)
+}
+
 /// How a record hyalto linked is no longer what it wrote, if it is not.
 fn child_problem(child: Option<&Agreement>) -> Option<&'static str> {
     match child {
@@ -796,6 +853,9 @@ struct CustomerPlanner<'a> {
     options: &'a MappingOptions,
     operations: Vec<Operation>,
     findings: Vec<Finding>,
+    /// Services billed again on a new child after their child under a previous master ended:
+    /// the day the new child and its additions start, the day after that end.
+    restart: HashMap<ServiceId, NaiveDate>,
 }
 
 impl CustomerPlanner<'_> {
@@ -871,10 +931,12 @@ impl CustomerPlanner<'_> {
     /// Finds, adopts or plans the child agreement of a present service.
     fn resolve_child(&mut self, service: &DesiredService, billable: bool) -> Child {
         if let Some(link) = self.index.agreement_links.get(&service.id) {
-            // FIXME(#3): after a customer is mapped to another master agreement, children of
-            // the old master are not among the children read, so they are reported as deleted
-            // by hand instead of being ended.
             let child = self.index.children_by_id.get(&link.agreement_id).copied();
+            if let Some(child) = child
+                && parent_of(child) != Some(self.master.id)
+            {
+                return self.under_previous_master(service, link, child, billable);
+            }
             let Some(how) = child_problem(child) else {
                 return Child::Existing(link.agreement_id);
             };
@@ -937,6 +999,49 @@ impl CustomerPlanner<'_> {
         self.create_child(service, billable)
     }
 
+    /// Plans a present service whose linked child hangs under another master agreement than
+    /// the one the customer is mapped to (it was mapped again since).
+    ///
+    /// While that child runs it goes on billing there, so a second child under the new master
+    /// would bill the service twice: the sync reports it and writes nothing for the service.
+    /// Once someone has ended (or cancelled) it there, its lines still running are cancelled
+    /// on its last day, its links are closed, and a new child under the new master bills the
+    /// service from the day after, so there is neither a gap nor an overlap.
+    fn under_previous_master(
+        &mut self,
+        service: &DesiredService,
+        link: &AgreementLink,
+        child: &Agreement,
+        billable: bool,
+    ) -> Child {
+        if is_running(child) {
+            self.findings.push(Finding::ChildUnderPreviousMaster {
+                service: service.id.clone(),
+                agreement_id: child.id,
+                previous_master: parent_of(child),
+                master: self.master.id,
+            });
+            return Child::Absent;
+        }
+
+        let ended_on = child
+            .end_date
+            .or(child.date_cancelled)
+            .map(|date| date.date())
+            .unwrap_or(self.context.today);
+        self.close_child(
+            service,
+            link,
+            ended_on,
+            "its child agreement under the previous master agreement ended",
+        );
+        if let Some(next) = ended_on.succ_opt() {
+            self.restart
+                .insert(service.id.clone(), next.max(service.start_date));
+        }
+        self.create_child(service, billable)
+    }
+
     /// Plans a new child agreement when the service has something to bill.
     fn create_child(&mut self, service: &DesiredService, billable: bool) -> Child {
         if !billable {
@@ -955,7 +1060,11 @@ impl CustomerPlanner<'_> {
             contact_id: self.master.contact_id,
             billing_cycle_id: self.master.billing_cycle_id,
             parent_agreement_id: self.master.id,
-            start_date: service.start_date,
+            start_date: self
+                .restart
+                .get(&service.id)
+                .copied()
+                .unwrap_or(service.start_date),
             key: child_key(&self.desired.id, &service.id, service.start_date),
             reason: format!("{} is billable and has no child agreement", service.id),
         });
@@ -980,6 +1089,7 @@ impl CustomerPlanner<'_> {
             let addition = additions.iter().find(|a| a.id == link.addition_id);
             match addition {
                 Some(addition) if cancelled_on(addition).is_none() => {
+                    self.report_unowned_beside(service, meter, child, additions, addition.id);
                     self.plan_quantity(service, meter, link, quantity_of(addition));
                 }
                 other => {
@@ -1030,32 +1140,39 @@ impl CustomerPlanner<'_> {
                     })
             });
             if let Some(addition) = owned {
+                self.report_unowned_beside(service, meter, child, additions, addition.id);
                 let reason = "found in ConnectWise by its ownership key";
                 self.adopt(service, meter, *agreement_id, addition, reason);
                 return;
             }
 
-            let foreign = additions.iter().find(|addition| {
-                cancelled_on(addition).is_none()
-                    && !self.index.linked_additions.contains(&addition.id)
-                    && addition.product.as_ref().and_then(|p| p.id) == Some(product.catalog_item_id)
-                    && !addition
-                        .serial_number
-                        .as_deref()
-                        .is_some_and(|serial| serial.starts_with(KEY_PREFIX))
-            });
-            if let Some(addition) = foreign {
+            // Without a line of its own, hyalto reports the first unowned line (and takes it
+            // over on request); any further one bills the meter again beside it and is only
+            // reported.
+            let foreign = self.unowned_lines(product.catalog_item_id, additions);
+            if let Some((first, rest)) = foreign.split_first() {
                 let adopted = self.context.adopt_unowned;
                 self.findings.push(Finding::UnownedAddition {
                     service: service.id.clone(),
                     meter: meter.key.clone(),
                     agreement_id: *agreement_id,
-                    addition_id: addition.id,
+                    addition_id: first.id,
+                    own_addition_id: None,
                     adopted,
                 });
+                for addition in rest {
+                    self.findings.push(Finding::UnownedAddition {
+                        service: service.id.clone(),
+                        meter: meter.key.clone(),
+                        agreement_id: *agreement_id,
+                        addition_id: addition.id,
+                        own_addition_id: adopted.then_some(first.id),
+                        adopted: false,
+                    });
+                }
                 if adopted {
                     let reason = "taken over on request (adopt unowned)";
-                    self.adopt(service, meter, *agreement_id, addition, reason);
+                    self.adopt(service, meter, *agreement_id, first, reason);
                 }
                 return;
             }
@@ -1065,7 +1182,16 @@ impl CustomerPlanner<'_> {
             // A service never billed before starts on the day it was first seen; a new meter
             // on a service already billed starts today.
             let never_billed = !self.index.billed_services.contains(&service.id);
-            let (effective, reason) = if never_billed {
+            let (effective, reason) = if let Some(restart) = self.restart.get(&service.id) {
+                (
+                    *restart,
+                    format!(
+                        "{} is billed on a new child from {restart}, after its child under \
+                         the previous master agreement ended",
+                        service.id
+                    ),
+                )
+            } else if never_billed {
                 (
                     service.start_date,
                     format!("{} is billable from {}", service.id, service.start_date),
@@ -1077,6 +1203,54 @@ impl CustomerPlanner<'_> {
                 )
             };
             self.create_addition(service, meter, child, effective, reason);
+        }
+    }
+
+    /// The active lines on a child that bill `catalog_item_id` and that hyalto neither linked
+    /// nor keyed, in ConnectWise's order.
+    fn unowned_lines<'b>(
+        &self,
+        catalog_item_id: i64,
+        additions: &'b [Addition],
+    ) -> Vec<&'b Addition> {
+        additions
+            .iter()
+            .filter(|addition| {
+                cancelled_on(addition).is_none()
+                    && !self.index.linked_additions.contains(&addition.id)
+                    && addition.product.as_ref().and_then(|p| p.id) == Some(catalog_item_id)
+                    && !addition
+                        .serial_number
+                        .as_deref()
+                        .is_some_and(|serial| serial.starts_with(KEY_PREFIX))
+            })
+            .collect()
+    }
+
+    /// Reports every unowned active line of the meter's product on a child where hyalto
+    /// already bills the meter with its own line `own`: each one bills the meter a second
+    /// time. They are never touched, and never adopted even with `adopt_unowned`, since that
+    /// would leave two lines of hyalto's for one meter.
+    fn report_unowned_beside(
+        &mut self,
+        service: &DesiredService,
+        meter: &DesiredMeter,
+        child: &Child,
+        additions: &[Addition],
+        own: i64,
+    ) {
+        let (Child::Existing(agreement_id), Some(product)) = (child, &meter.product) else {
+            return;
+        };
+        for addition in self.unowned_lines(product.catalog_item_id, additions) {
+            self.findings.push(Finding::UnownedAddition {
+                service: service.id.clone(),
+                meter: meter.key.clone(),
+                agreement_id: *agreement_id,
+                addition_id: addition.id,
+                own_addition_id: Some(own),
+                adopted: false,
+            });
         }
     }
 
@@ -1343,6 +1517,25 @@ impl CustomerPlanner<'_> {
         ended_on: NaiveDate,
         billable: bool,
     ) -> Child {
+        self.close_child(
+            service,
+            link,
+            ended_on,
+            "hyalto's own end, saved in ConnectWise but never recorded",
+        );
+        self.create_child(service, billable)
+    }
+
+    /// Records that a linked child ended on `ended_on` in ConnectWise: its lines still running
+    /// are cancelled on that day, the links of the others are closed, and the child's link is
+    /// closed with `why`.
+    fn close_child(
+        &mut self,
+        service: &DesiredService,
+        link: &AgreementLink,
+        ended_on: NaiveDate,
+        why: &str,
+    ) {
         let additions = self.index.additions_of(link.agreement_id);
         let lines: Vec<&AdditionLink> = self
             .index
@@ -1380,9 +1573,8 @@ impl CustomerPlanner<'_> {
             agreement_id: link.agreement_id,
             key: link.ownership_key.clone(),
             ended_on: Some(ended_on),
-            reason: "hyalto's own end, saved in ConnectWise but never recorded".to_owned(),
+            reason: why.to_owned(),
         });
-        self.create_child(service, billable)
     }
 
     /// Plans a new addition.
@@ -1614,8 +1806,8 @@ impl fmt::Display for CustomerStatus {
             CustomerStatus::Skipped { reason } => write!(f, "skipped: {reason}"),
             CustomerStatus::RemovalsHeld { vanished, total } => write!(
                 f,
-                "removals held ({vanished} of {total} services vanished; confirm with \
-                 --confirm-removals)"
+                "removals held; other changes applied ({vanished} of {total} services \
+                 vanished; confirm the removals with --confirm-removals)"
             ),
             CustomerStatus::Failed { error } => write!(f, "failed: {error}"),
         }
@@ -1629,13 +1821,18 @@ impl fmt::Display for Plan {
             return writeln!(f, "No mapped customers to sync.");
         }
         for customer in &self.customers {
+            // A plan is not applied yet, so a hold says what will happen to the rest.
+            let status = match &customer.status {
+                CustomerStatus::RemovalsHeld { vanished, total } => format!(
+                    "removals held; other changes planned ({vanished} of {total} services \
+                     vanished; confirm the removals with --confirm-removals)"
+                ),
+                other => other.to_string(),
+            };
             writeln!(
                 f,
-                "Customer {} (company {}, master agreement {}): {}",
-                customer.customer,
-                customer.company_id,
-                customer.master_agreement_id,
-                customer.status
+                "Customer {} (company {}, master agreement {}): {status}",
+                customer.customer, customer.company_id, customer.master_agreement_id,
             )?;
             if customer.operations.is_empty() {
                 writeln!(f, "  nothing to do")?;

@@ -48,25 +48,64 @@ pub struct MapArgs {
     pub agreement_type: Option<i64>,
 
     /// How a changed quantity is written: in_place (PATCH the quantity) or cancel_and_replace
-    /// (cancel the day before, add a new line from the change date).
-    #[arg(long, default_value = "in_place", value_parser = parse_quantity_mode)]
-    pub quantity_changes: QuantityChangeMode,
+    /// (cancel the day before, add a new line from the change date). A new mapping defaults to
+    /// in_place; re-mapping keeps the current setting unless this is given.
+    #[arg(long, value_parser = parse_quantity_mode)]
+    pub quantity_changes: Option<QuantityChangeMode>,
 
-    /// What to do with a quantity someone changed in ConnectWise: overwrite or report.
-    #[arg(long, default_value = "overwrite", value_parser = parse_drift)]
-    pub drift: DriftPolicy,
+    /// What to do with a quantity someone changed in ConnectWise: overwrite or report. A new
+    /// mapping defaults to overwrite; re-mapping keeps the current setting unless this is given.
+    #[arg(long, value_parser = parse_drift)]
+    pub drift: Option<DriftPolicy>,
 
     /// Write again records hyalto wrote that were deleted or cancelled by hand (otherwise they
-    /// are only reported).
-    #[arg(long)]
+    /// are only reported). Re-mapping keeps the current setting unless this or
+    /// `--no-recreate-deleted` is given.
+    #[arg(long, conflicts_with = "no_recreate_deleted")]
     pub recreate_deleted: bool,
 
-    /// Agreement type for child agreements; by default the master agreement's type.
-    #[arg(long, value_name = "ID")]
+    /// Only report records deleted or cancelled by hand; do not write them again.
+    #[arg(long)]
+    pub no_recreate_deleted: bool,
+
+    /// Agreement type for child agreements; by default the master agreement's type. Re-mapping
+    /// keeps the current setting unless this or `--no-child-type` is given.
+    #[arg(long, value_name = "ID", conflicts_with = "no_child_type")]
     pub child_type: Option<i64>,
+
+    /// Give child agreements the master agreement's type again.
+    #[arg(long)]
+    pub no_child_type: bool,
 }
 
-/// Stop billing a customer.
+impl MapArgs {
+    /// The options to store: each flag given wins, anything else stays as `current` has it
+    /// (the defaults for a new mapping). Re-running `map` to move a customer to another
+    /// agreement must not quietly reset the policies chosen earlier.
+    fn options(&self, current: Option<&MappingOptions>) -> MappingOptions {
+        let current = current.cloned().unwrap_or_default();
+        let recreate_deleted = if self.recreate_deleted {
+            true
+        } else if self.no_recreate_deleted {
+            false
+        } else {
+            current.recreate_deleted
+        };
+        let child_agreement_type_id = if self.no_child_type {
+            None
+        } else {
+            self.child_type.or(current.child_agreement_type_id)
+        };
+        MappingOptions {
+            quantity_change: self.quantity_changes.unwrap_or(current.quantity_change),
+            drift: self.drift.unwrap_or(current.drift),
+            recreate_deleted,
+            child_agreement_type_id,
+        }
+    }
+}
+
+/// Stop managing a customer; what hyalto wrote stays active in ConnectWise.
 #[derive(Debug, clap::Args)]
 pub struct UnmapArgs {
     /// The inventory customer id.
@@ -146,17 +185,16 @@ pub async fn map(context: &Context, args: MapArgs) -> anyhow::Result<()> {
     };
     cache_agreement(store, &agreement).await?;
 
-    // Record the mapping.
+    // Record the mapping, keeping the policies of an existing one unless a flag changes them.
+    let existing = store
+        .get_company_mapping(&customer)
+        .await
+        .context("could not read the current mapping")?;
     let mapping = CompanyMapping {
         customer: customer.clone(),
         company_id: args.company,
         agreement_id: agreement.id,
-        options: MappingOptions {
-            quantity_change: args.quantity_changes,
-            drift: args.drift,
-            recreate_deleted: args.recreate_deleted,
-            child_agreement_type_id: args.child_type,
-        },
+        options: args.options(existing.as_ref().map(|mapping| &mapping.options)),
     };
     store
         .set_company_mapping(&mapping)
@@ -172,7 +210,12 @@ pub async fn map(context: &Context, args: MapArgs) -> anyhow::Result<()> {
         agreement.name.as_deref().unwrap_or_default()
     );
     println!(
-        "Options: quantity changes {}, drift {}, recreate deleted {}{}.",
+        "{} options: quantity changes {}, drift {}, recreate deleted {}{}.",
+        if existing.is_some() {
+            "Effective"
+        } else {
+            "Options"
+        },
         mapping.options.quantity_change,
         mapping.options.drift,
         if mapping.options.recreate_deleted {
@@ -376,8 +419,8 @@ pub async fn unmap(context: &Context, args: UnmapArgs) -> anyhow::Result<()> {
         .context("could not remove the mapping")?;
     if removed {
         println!(
-            "Customer {customer} is no longer billed. Its agreements in ConnectWise are left as \
-             they are; end them there if billing should stop."
+            "hyalto no longer manages customer {customer}. Its child agreements and additions \
+             stay active in ConnectWise and keep billing: end them there if billing should stop."
         );
     } else {
         println!("Customer {customer} was not mapped; nothing changed.");

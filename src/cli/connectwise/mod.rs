@@ -32,7 +32,7 @@ pub enum Command {
     /// Bill a customer under a ConnectWise company and master agreement.
     Map(MapArgs),
 
-    /// Stop billing a customer (its agreements in ConnectWise are left as they are).
+    /// Stop managing a customer (what hyalto wrote stays active and billing in ConnectWise).
     Unmap(map::UnmapArgs),
 
     /// List the customer mappings.

@@ -334,12 +334,11 @@ async fn set(
         }
     }
     let item = find_item(context, item_text).await?;
-    if item.inactive_flag == Some(true) {
+    if let Some(reason) = unusable_reason(&item) {
         bail!(
-            "catalog item {} ({}) is inactive, and ConnectWise refuses additions of inactive items: \
-             activate it or pick another",
+            "catalog item {} ({}) {reason}; nothing was mapped",
             item.id,
-            item.identifier.unwrap_or_default()
+            item.identifier.as_deref().unwrap_or_default()
         );
     }
 
@@ -359,6 +358,29 @@ async fn set(
         item.identifier.as_deref().unwrap_or_default()
     );
     Ok(())
+}
+
+/// Why ConnectWise would refuse `item` as an agreement addition, if it would.
+///
+/// Checking when the mapping is made matters because the refusal otherwise comes mid-sync: a
+/// `cancel_and_replace` change cancels the old addition and then fails to post the new one,
+/// leaving the meter unbilled.
+fn unusable_reason(item: &CatalogItem) -> Option<String> {
+    if item.inactive_flag == Some(true) {
+        return Some(
+            "is inactive, and ConnectWise refuses additions of inactive items: activate it in \
+             Procurement › Product Catalog or pick another item"
+                .to_owned(),
+        );
+    }
+    if item.product_class == Some(ProductClass::Bundle) {
+        return Some(
+            "is a Bundle, and ConnectWise refuses bundles as agreement additions: pick a \
+             Service, Agreement or Non-Inventory item"
+                .to_owned(),
+        );
+    }
+    None
 }
 
 async fn unset(context: &Context, meter_text: &str) -> anyhow::Result<()> {
@@ -430,7 +452,16 @@ pub async fn apply_defaults(
                 .is_some_and(|known| known.eq_ignore_ascii_case(identifier))
         });
         let item_id = match found {
-            Some(item) => item.id,
+            Some(item) => {
+                if let Some(reason) = unusable_reason(item) {
+                    println!(
+                        "  {shown:<44} not mapped: catalog item {identifier} (item {}) {reason}",
+                        item.id
+                    );
+                    continue;
+                }
+                item.id
+            }
             None if args.create_missing => {
                 if client.is_none() {
                     client = Some(context.client().await?);

@@ -4,9 +4,12 @@
 mod history;
 
 use std::io::IsTerminal;
+use std::path::Path;
 
-use chrono::Utc;
+use anyhow::Context as _;
+use chrono::{DateTime, SecondsFormat, Utc};
 use hyalto_domain::CustomerId;
+use hyalto_store::{HolderProcess, Store as _, SyncLease};
 use hyalto_sync::{Progress, RunReport, SyncConfig, SyncEngine, SyncError, SyncOptions};
 
 use super::context::Context;
@@ -170,13 +173,83 @@ pub async fn sync(
         }
     };
 
-    engine.run(&options, &progress).await.map_err(|error| match error {
-        SyncError::Busy { holder } => anyhow::anyhow!(
-            "another sync ({holder}) is running on this data dir; wait for it to finish, then run \
-             `hyalto sync` again"
-        ),
-        other => anyhow::Error::new(other).context("the sync could not run"),
-    })
+    // A sync killed before it gave the lease back (SIGKILL, power loss) would block every sync
+    // until its lease expires; when the holder was a process on this host that no longer
+    // exists, its lease is freed and the run tried once more.
+    // FIXME(#3): the engine takes the lease for dry runs too, though a dry run writes nothing
+    // to ConnectWise; that belongs to crates/sync.
+    let mut freed_once = false;
+    loop {
+        let holder = match engine.run(&options, &progress).await {
+            Ok(report) => return Ok(report),
+            Err(SyncError::Busy { holder }) => holder,
+            Err(other) => return Err(anyhow::Error::new(other).context("the sync could not run")),
+        };
+
+        let store = context.store().await?;
+        let lease = store
+            .current_sync_lease()
+            .await
+            .context("could not read the sync lease")?;
+        if !freed_once && holder_is_gone(&holder) {
+            // Releasing by the dead holder's id is a compare-and-swap: if a live sync took the
+            // lease meanwhile, this frees nothing and the retry reports that sync instead.
+            let freed = store
+                .release_sync_lease(&holder)
+                .await
+                .context("could not free the sync lease of a process that is gone")?;
+            tracing::warn!(
+                lease.holder = %holder,
+                freed,
+                "the sync lease was held by a process of this host that no longer exists"
+            );
+            if freed {
+                eprintln!(
+                    "note: the sync lease was held by {holder}, a process of this host that no \
+                     longer runs (killed before it finished); it was taken over"
+                );
+            }
+            freed_once = true;
+            continue;
+        }
+
+        return Err(busy_message(&holder, lease.as_ref(), Utc::now()));
+    }
+}
+
+/// Whether `holder` names a process of this host that has ended.
+///
+/// Only Linux's `/proc` is consulted, so no platform call is needed; elsewhere, or for a holder
+/// on another host sharing the data dir, the answer is no and the lease runs out by itself.
+fn holder_is_gone(holder: &str) -> bool {
+    let Some(process) = HolderProcess::parse(holder) else {
+        return false;
+    };
+    if !process.is_on_this_host() || process.pid == std::process::id() {
+        return false;
+    }
+
+    let proc = Path::new("/proc");
+    proc.join("self").exists() && !proc.join(process.pid.to_string()).exists()
+}
+
+/// Explains a held lease: who holds it, until when, and what to do if no sync is running.
+fn busy_message(holder: &str, lease: Option<&SyncLease>, now: DateTime<Utc>) -> anyhow::Error {
+    let Some(lease) = lease.filter(|lease| lease.holder == holder) else {
+        return anyhow::anyhow!(
+            "another sync ({holder}) was running on this data dir; run `hyalto sync` again"
+        );
+    };
+
+    let minutes = (lease.expires_at - now).num_minutes().max(0) + 1;
+    let started = lease.acquired_at.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let expires = lease.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true);
+    anyhow::anyhow!(
+        "another sync ({holder}, started {started}) holds the sync lease of this data dir until \
+         {expires} (about {minutes} min from now); wait for it to finish, then run `hyalto sync` \
+         again. If no hyalto sync is running (for example one was killed), the lease can be \
+         taken over after {expires}: run `hyalto sync` again then"
+    )
 }
 
 /// The planned operations by name (`create_addition` …), in first-seen order.
@@ -229,6 +302,9 @@ pub fn print_summary(report: &RunReport) {
     }
     for (customer, reason) in &report.skipped_customers {
         println!("  skipped {customer}: {reason}");
+    }
+    for (customer, status) in &report.held_customers {
+        println!("  {customer}: {status}");
     }
     for (customer, error) in &report.failed_customers {
         println!("  FAILED {customer}: {error}");

@@ -157,6 +157,7 @@ pub(super) async fn services_where(
                 first_seen: get_instant(row, "first_seen")?,
                 last_seen: get_instant(row, "last_seen")?,
                 gone_at: get_opt_instant(row, "gone_at")?,
+                customer_since: get_instant(row, "customer_since")?,
             })
         })
         .collect()

@@ -412,15 +412,16 @@ async fn write_services(
     if !writes.starting.is_empty() {
         sqlx::query(
             "INSERT INTO services (id, source_id, customer_id, kind, name, power_state, \
-                                   first_seen, last_seen, gone_at) \
+                                   first_seen, last_seen, gone_at, customer_since) \
              SELECT value ->> 'id', ?2, value ->> 'customer_id', value ->> 'kind', \
-                    value ->> 'name', value ->> 'power_state', ?3, ?3, NULL \
+                    value ->> 'name', value ->> 'power_state', ?3, ?3, NULL, ?3 \
              FROM json_each(?1) WHERE true \
              ON CONFLICT (id) DO UPDATE SET \
                  source_id = excluded.source_id, customer_id = excluded.customer_id, \
                  kind = excluded.kind, name = excluded.name, \
                  power_state = excluded.power_state, first_seen = excluded.first_seen, \
-                 last_seen = excluded.last_seen, gone_at = NULL",
+                 last_seen = excluded.last_seen, gone_at = NULL, \
+                 customer_since = excluded.customer_since",
         )
         .bind(json_array(writes.starting.iter().cloned()))
         .bind(source)
@@ -432,7 +433,10 @@ async fn write_services(
     if !writes.updated.is_empty() {
         sqlx::query(
             "UPDATE services SET customer_id = changed.customer_id, kind = changed.kind, \
-                                 name = changed.name, power_state = changed.power_state \
+                                 name = changed.name, power_state = changed.power_state, \
+                                 customer_since = CASE \
+                                     WHEN services.customer_id IS changed.customer_id \
+                                     THEN services.customer_since ELSE ?2 END \
              FROM (SELECT value ->> 'id' AS id, value ->> 'customer_id' AS customer_id, \
                           value ->> 'kind' AS kind, value ->> 'name' AS name, \
                           value ->> 'power_state' AS power_state \
@@ -440,6 +444,7 @@ async fn write_services(
              WHERE services.id = changed.id",
         )
         .bind(json_array(writes.updated.iter().cloned()))
+        .bind(taken_at)
         .execute(&mut **transaction)
         .await?;
     }

@@ -572,3 +572,58 @@ async fn customers_keep_their_first_sight_and_take_the_newest_name() {
     assert_eq!(customers[0].last_seen, at(3, 8));
     assert!(!customers[0].is_mapped());
 }
+
+#[tokio::test]
+async fn a_service_moved_to_another_customer_remembers_the_snapshot_that_showed_the_move() {
+    let test = open_store().await;
+    let customers = vec![customer("acme", "Acme"), customer("zeta", "Zeta")];
+    for (day, owner) in [(1, "acme"), (2, "acme"), (5, "zeta"), (6, "zeta")] {
+        test.store
+            .apply_snapshot(&snapshot(
+                "vc1",
+                at(day, 8),
+                customers.clone(),
+                vec![vm("vm-1", Some(owner), "4", "16")],
+            ))
+            .await
+            .unwrap();
+    }
+
+    let stored = test
+        .store
+        .get_service(&service_id("vm-1"))
+        .await
+        .unwrap()
+        .unwrap();
+
+    assert_eq!(stored.first_seen, at(1, 8));
+    assert_eq!(stored.customer_since, at(5, 8));
+    assert_eq!(stored.service.customer, Some(customer_id("zeta")));
+}
+
+#[tokio::test]
+async fn a_service_that_never_moves_belongs_to_its_customer_since_it_was_first_seen() {
+    let test = open_store().await;
+    let customers = vec![customer("acme", "Acme")];
+    for day in [1, 2] {
+        test.store
+            .apply_snapshot(&snapshot(
+                "vc1",
+                at(day, 8),
+                customers.clone(),
+                vec![vm("vm-1", Some("acme"), "4", "16")],
+            ))
+            .await
+            .unwrap();
+    }
+
+    let stored = test
+        .store
+        .get_service(&service_id("vm-1"))
+        .await
+        .unwrap()
+        .unwrap();
+
+    assert_eq!(stored.customer_since, stored.first_seen);
+    assert_eq!(stored.customer_since, at(1, 8));
+}

@@ -96,6 +96,7 @@ fn desired(services: Vec<DesiredService>, options: MappingOptions) -> DesiredCus
         },
         skip: None,
         services,
+        billing_tz: chrono_tz::UTC,
     }
 }
 
@@ -195,6 +196,7 @@ fn synced_vm(cpu_in_cw: &str) -> KnownCustomer {
     KnownCustomer {
         master: Some(master()),
         children: vec![child(100, "vm-1")],
+        elsewhere: Vec::new(),
         additions: HashMap::from([(
             100,
             vec![
@@ -210,6 +212,7 @@ fn synced_vm(cpu_in_cw: &str) -> KnownCustomer {
             ],
         },
         own_changes: OwnChanges::default(),
+        departures: HashMap::new(),
     }
 }
 
@@ -580,6 +583,40 @@ fn an_unowned_line_of_the_same_product_is_reported_and_never_duplicated() {
 }
 
 #[test]
+fn an_unowned_line_beside_hyaltos_own_line_is_reported_and_never_adopted() {
+    let mut known = synced_vm("4");
+    let mut extra = addition(1002, "vm-1", "virtual_machine/cpu", 10, "2");
+    extra.serial_number = None;
+    known.additions.get_mut(&100).unwrap().push(extra);
+
+    for adopt_unowned in [false, true] {
+        let mut context = context();
+        context.adopt_unowned = adopt_unowned;
+
+        let plan = plan_customer(
+            &desired(vec![vm1("4")], MappingOptions::default()),
+            &known,
+            &context,
+        );
+
+        assert_eq!(plan.operations, [], "adopt_unowned = {adopt_unowned}");
+        assert_eq!(
+            plan.findings,
+            [Finding::UnownedAddition {
+                service: sid("vm-1"),
+                meter: key("virtual_machine/cpu"),
+                agreement_id: 100,
+                addition_id: 1002,
+                own_addition_id: Some(1000),
+                adopted: false,
+            }],
+            "adopt_unowned = {adopt_unowned}"
+        );
+        assert!(plan.findings[0].to_string().contains("billed twice"));
+    }
+}
+
+#[test]
 fn an_unowned_line_is_adopted_on_request() {
     let mut known = synced_vm("3");
     known.links.additions.remove(0);
@@ -804,6 +841,22 @@ fn removals_above_the_share_are_held_until_confirmed() {
     assert_eq!(held.operations, []);
     assert_eq!(confirmed.status, CustomerStatus::Ready);
     assert_eq!(confirmed.operations.len(), 3);
+
+    // A hold is not a skip: the run says the rest was applied, a plan that it is planned.
+    assert!(
+        held.status
+            .to_string()
+            .starts_with("removals held; other changes applied")
+    );
+    let table = Plan {
+        customers: vec![held],
+    }
+    .to_string();
+    assert!(
+        table.contains("removals held; other changes planned"),
+        "{table}"
+    );
+    assert!(!table.contains("skipped"), "{table}");
 }
 
 #[test]
@@ -1122,4 +1175,126 @@ fn a_child_hyalto_ended_for_a_service_that_came_back_gets_a_new_one() {
             ..
         }]
     ));
+}
+
+/// vm-1 synced under master 9, which the customer was mapped away from; the child is read by
+/// id and is not among the current master's children.
+fn synced_under_previous_master() -> KnownCustomer {
+    let mut known = synced_vm("4");
+    let mut old = known.children.remove(0);
+    old.parent_agreement = Some(AgreementReference::by_id(9));
+    known.elsewhere.push(old);
+    known
+}
+
+#[test]
+fn a_running_child_under_the_previous_master_is_reported_and_no_second_child_is_made() {
+    let known = synced_under_previous_master();
+
+    let plan = plan_customer(
+        &desired(vec![vm1("8")], MappingOptions::default()),
+        &known,
+        &context(),
+    );
+
+    assert_eq!(plan.operations, []);
+    assert_eq!(
+        plan.findings,
+        [Finding::ChildUnderPreviousMaster {
+            service: sid("vm-1"),
+            agreement_id: 100,
+            previous_master: Some(9),
+            master: MASTER,
+        }]
+    );
+    let text = plan.findings[0].to_string();
+    assert!(text.contains("previous master agreement 9"), "{text}");
+    assert!(text.contains("end it there or map back"), "{text}");
+    assert!(plan.findings[0].is_left_alone());
+}
+
+#[test]
+fn a_child_ended_under_the_previous_master_is_followed_by_a_new_child_from_the_next_day() {
+    let mut known = synced_under_previous_master();
+    known.elsewhere[0].end_date = CwDate::from_ymd(2026, 12, 2);
+    known.elsewhere[0].no_ending_date_flag = Some(false);
+
+    let plan = plan_customer(
+        &desired(vec![vm1("4")], MappingOptions::default()),
+        &known,
+        &context(),
+    );
+
+    assert_eq!(
+        names(&plan),
+        [
+            "cancel_addition",
+            "cancel_addition",
+            "adopt_child_agreement",
+            "create_child_agreement",
+            "create_addition",
+            "create_addition",
+        ]
+    );
+    for operation in &plan.operations {
+        match operation {
+            Operation::CancelAddition { cancelled_date, .. } => {
+                assert_eq!(*cancelled_date, day("2026-12-02"));
+            }
+            Operation::AdoptChildAgreement { ended_on, .. } => {
+                assert_eq!(*ended_on, Some(day("2026-12-02")));
+            }
+            Operation::CreateChildAgreement {
+                start_date,
+                parent_agreement_id,
+                ..
+            } => {
+                assert_eq!(*start_date, day("2026-12-03"));
+                assert_eq!(*parent_agreement_id, MASTER);
+            }
+            Operation::CreateAddition { effective_date, .. } => {
+                assert_eq!(*effective_date, day("2026-12-03"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(plan.findings, []);
+}
+
+#[test]
+fn a_gone_service_with_a_child_under_the_previous_master_is_cancelled_and_ended_there() {
+    let known = synced_under_previous_master();
+
+    let plan = plan_customer(
+        &desired(
+            vec![gone(vm1("4"), "2026-12-02"), service("vm-2", &[])],
+            MappingOptions::default(),
+        ),
+        &known,
+        &context(),
+    );
+
+    assert_eq!(
+        names(&plan),
+        ["cancel_addition", "cancel_addition", "end_child_agreement"]
+    );
+    assert!(plan.operations.iter().all(|operation| match operation {
+        Operation::CancelAddition {
+            agreement_id,
+            cancelled_date,
+            ..
+        } => *agreement_id == 100 && *cancelled_date == day("2026-12-02"),
+        Operation::EndChildAgreement {
+            agreement_id,
+            end_date,
+            ..
+        } => *agreement_id == 100 && *end_date == day("2026-12-02"),
+        _ => false,
+    }));
+    assert!(
+        !plan
+            .findings
+            .iter()
+            .any(|finding| matches!(finding, Finding::DeletedInConnectWise { .. }))
+    );
 }

@@ -1,7 +1,7 @@
 //! A customer's services over time: first sync, no-change sync, resizes, removals, holds,
 //! incomplete inventory, names and dates.
 
-use hyalto_connectwise::models::{BillCustomer, CwDate};
+use hyalto_connectwise::models::{BillCustomer, CwDate, PatchOperation};
 use hyalto_store::{
     AuditFilter, AuditStatus, MappingOptions, QuantityChangeMode, RunOutcome, Store as _,
 };
@@ -449,15 +449,158 @@ async fn a_service_moved_to_another_customer_is_billed_there_and_ended_here() {
             ],
         ))
         .await;
-    // The old customer's child ends in this run; the new one's link may have to wait for it.
-    world.sync(at(4, 12)).await;
-    world.sync(at(4, 13)).await;
+    // The syncs run two days after the snapshot that showed the move: the dates follow the
+    // snapshot, not the day of the sync. The old customer's child ends in the first run; the
+    // new one's link may have to wait for it.
+    world.sync(at(6, 12)).await;
+    world.sync(at(6, 13)).await;
 
+    // O'Brien is billed up to the day before the move was seen, Müller from that day on.
     let ended = world.client.agreement(old_child.id).await.unwrap();
-    assert_eq!(ended.end_date, CwDate::from_ymd(2026, 12, 4));
+    assert_eq!(ended.end_date, CwDate::from_ymd(2026, 12, 3));
+    let old_lines = world.additions(old_child.id).await;
+    assert_eq!(old_lines.len(), 3);
+    assert!(
+        old_lines
+            .iter()
+            .all(|line| line.cancelled_date == CwDate::from_ymd(2026, 12, 3)),
+        "{old_lines:?}"
+    );
     let new_child = world.child_named(MULLER.2, "vm-b").await;
-    assert_eq!(world.additions(new_child.id).await.len(), 3);
+    assert_eq!(new_child.start_date, CwDate::from_ymd(2026, 12, 4));
+    let new_lines = world.additions(new_child.id).await;
+    assert_eq!(new_lines.len(), 3);
+    assert!(
+        new_lines
+            .iter()
+            .all(|line| line.effective_date == CwDate::from_ymd(2026, 12, 4)
+                && line.cancelled_date.is_none()),
+        "{new_lines:?}"
+    );
     world.take_stats().await;
-    world.sync(at(4, 14)).await;
+    world.sync(at(6, 14)).await;
     assert_eq!(writes(&world.take_stats().await), 0);
+}
+
+#[tokio::test]
+async fn a_customer_mapped_to_another_master_keeps_its_old_children_in_view_until_they_end() {
+    let world = two_customers().await;
+    world.sync(at(3, 12)).await;
+    let old_a = world.child_named(OBRIEN.2, "vm-a").await;
+    let old_b = world.child_named(OBRIEN.2, "vm-b").await;
+    let new_master = (OBRIEN.0, MULLER.1, MULLER.2);
+    world.map(new_master, MappingOptions::default()).await;
+    world.take_stats().await;
+
+    // While the old children run, they are reported as under the previous master, never as
+    // deleted by hand, and no second child is made under the new master.
+    let report = world.sync(at(4, 12)).await;
+
+    assert_eq!(writes(&world.take_stats().await), 0);
+    let obrien = report
+        .plan
+        .customers
+        .iter()
+        .find(|customer| customer.customer.as_str() == OBRIEN.0)
+        .unwrap();
+    let texts: Vec<String> = obrien.findings.iter().map(ToString::to_string).collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts.iter().all(|text| text.contains(&format!(
+        "is under the previous master agreement {}; end it there or map back",
+        OBRIEN.2
+    ))));
+    assert!(texts.iter().all(|text| !text.contains("by hand")));
+
+    // Someone ends vm-a's old child on the 4th; vm-b is gone from the snapshot of the 5th.
+    world
+        .client
+        .patch_agreement(
+            old_a.id,
+            &[
+                PatchOperation::replace("endDate", CwDate::from_ymd(2026, 12, 4).unwrap()),
+                PatchOperation::replace("noEndingDateFlag", false),
+            ],
+        )
+        .await
+        .unwrap();
+    world
+        .import(&snapshot(
+            at(5, 10),
+            demo_customers(),
+            vec![
+                vm("vm-a", OBRIEN.0, 4, 16, 100),
+                edge("edge-1", MULLER.0, 3),
+            ],
+        ))
+        .await;
+    let report = world.sync(at(5, 12)).await;
+    assert!(report.failed_customers.is_empty(), "{report:?}");
+
+    // vm-b's lines stop on its old child, which ends, on the day it was found gone.
+    let ended_b = world.client.agreement(old_b.id).await.unwrap();
+    assert_eq!(ended_b.end_date, CwDate::from_ymd(2026, 12, 5));
+    let lines_b = world.additions(old_b.id).await;
+    assert!(
+        lines_b
+            .iter()
+            .all(|line| line.cancelled_date == CwDate::from_ymd(2026, 12, 5)),
+        "{lines_b:?}"
+    );
+
+    // vm-a's old lines stop on its end date, and it bills under the new master from the 5th.
+    let lines_a = world.additions(old_a.id).await;
+    assert!(
+        lines_a
+            .iter()
+            .all(|line| line.cancelled_date == CwDate::from_ymd(2026, 12, 4)),
+        "{lines_a:?}"
+    );
+    let new_a = world.child_named(MULLER.2, "vm-a").await;
+    assert_eq!(new_a.start_date, CwDate::from_ymd(2026, 12, 5));
+    let new_lines = world.additions(new_a.id).await;
+    assert_eq!(new_lines.len(), 3);
+    assert!(
+        new_lines
+            .iter()
+            .all(|line| line.effective_date == CwDate::from_ymd(2026, 12, 5))
+    );
+
+    world.take_stats().await;
+    world.sync(at(5, 13)).await;
+    assert_eq!(writes(&world.take_stats().await), 0);
+}
+
+#[tokio::test]
+async fn a_held_customer_gets_its_other_changes_is_reported_as_held_and_the_run_succeeds() {
+    let world = two_customers().await;
+    world.sync(at(3, 12)).await;
+
+    // Both of O'Brien's VMs vanish (2 of 3 services: held) while a new one appears.
+    world
+        .import(&snapshot(
+            at(4, 10),
+            demo_customers(),
+            vec![vm("vm-c", OBRIEN.0, 1, 2, 10), edge("edge-1", MULLER.0, 3)],
+        ))
+        .await;
+    let mut options = SyncOptions::at(at(4, 12));
+    options.customer = Some(hyalto_domain::CustomerId::new(OBRIEN.0).unwrap());
+    let held = world.sync_with(options).await;
+
+    assert_eq!(held.created_agreements, 1);
+    assert_eq!(held.cancelled, 0);
+    assert_eq!(held.ended, 0);
+    assert!(held.skipped_customers.is_empty(), "{held:?}");
+    assert!(held.failed_customers.is_empty(), "{held:?}");
+    assert_eq!(held.held_customers.len(), 1);
+    assert_eq!(held.held_customers[0].0.as_str(), OBRIEN.0);
+    assert!(
+        held.held_customers[0]
+            .1
+            .starts_with("removals held; other changes applied"),
+        "{:?}",
+        held.held_customers
+    );
+    let run = world.store.get_run(held.run_id).await.unwrap().unwrap();
+    assert_eq!(run.outcome, Some(RunOutcome::Succeeded));
 }

@@ -189,3 +189,45 @@ async fn an_unowned_addition_is_reported_never_duplicated_and_adopted_on_request
     world.sync(at(4, 14)).await;
     assert_eq!(writes(&world.take_stats().await), 0);
 }
+
+#[tokio::test]
+async fn an_unowned_addition_beside_hyaltos_own_line_is_reported_and_left_even_when_adopting() {
+    let (world, child) = one_vm(MappingOptions::default()).await;
+    let own = active_line(&world.additions(child).await, VCPU).id;
+    let mut extra = NewAddition::new(CatalogItemReference::by_id(VCPU));
+    extra.quantity = Some(decimal("2"));
+    extra.effective_date = CwDate::from_ymd(2026, 12, 1);
+    let extra = world.client.create_addition(child, &extra).await.unwrap();
+    world.take_stats().await;
+
+    let reported = world.sync(at(4, 12)).await;
+    let mut adopt = SyncOptions::at(at(4, 13));
+    adopt.adopt_unowned = true;
+    let adopting = world.sync_with(adopt).await;
+
+    // Both runs report the second vCPU line, write nothing and adopt nothing.
+    assert_eq!(writes(&world.take_stats().await), 0);
+    for report in [&reported, &adopting] {
+        assert_eq!(report.adopted, 0);
+        assert!(
+            report.plan.customers[0]
+                .findings
+                .iter()
+                .any(|finding| matches!(
+                    finding,
+                    Finding::UnownedAddition {
+                        addition_id,
+                        own_addition_id: Some(own_id),
+                        adopted: false,
+                        ..
+                    } if *addition_id == extra.id && *own_id == own
+                )),
+            "{:?}",
+            report.plan.customers[0].findings
+        );
+    }
+    let lines = world.additions(child).await;
+    let untouched = lines.iter().find(|line| line.id == extra.id).unwrap();
+    assert_eq!(untouched.quantity, Some(decimal("2")));
+    assert_eq!(untouched.cancelled_date, None);
+}
