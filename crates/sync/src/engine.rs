@@ -214,11 +214,18 @@ impl<S: Store> SyncEngine<S> {
 
     /// Runs a sync: takes the sync lease ([`SyncError::Busy`] if another sync has it), plans,
     /// applies unless `dry_run`, records the run and gives the lease back.
+    ///
+    /// A dry run writes nothing to ConnectWise, so it takes no lease: a preview never waits
+    /// for, or blocks, a real sync.
     pub async fn run(
         &self,
         opts: &SyncOptions,
         progress: &(dyn Fn(Progress) + Send + Sync),
     ) -> Result<RunReport, SyncError> {
+        if opts.dry_run {
+            return self.run_leased(None, opts, progress).await;
+        }
+
         let holder = new_holder_id();
         match self
             .store
@@ -230,7 +237,7 @@ impl<S: Store> SyncEngine<S> {
             Err(error) => return Err(error.into()),
         }
 
-        let result = self.run_leased(&holder, opts, progress).await;
+        let result = self.run_leased(Some(&holder), opts, progress).await;
 
         // The lease goes back whatever happened; if that fails it simply expires.
         if let Err(error) = self.store.release_sync_lease(&holder).await {
@@ -241,7 +248,7 @@ impl<S: Store> SyncEngine<S> {
 
     async fn run_leased(
         &self,
-        holder: &str,
+        holder: Option<&str>,
         opts: &SyncOptions,
         progress: &(dyn Fn(Progress) + Send + Sync),
     ) -> Result<RunReport, SyncError> {
@@ -356,7 +363,9 @@ impl<S: Store> SyncEngine<S> {
 
             // A long run keeps its lease; losing it means another sync may be writing, so
             // this one stops writing.
-            if last_renewal.elapsed() >= LEASE_RENEW_AFTER {
+            if let Some(holder) = holder
+                && last_renewal.elapsed() >= LEASE_RENEW_AFTER
+            {
                 last_renewal = Instant::now();
                 if let Err(error) = self
                     .store

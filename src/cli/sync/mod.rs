@@ -176,8 +176,8 @@ pub async fn sync(
     // A sync killed before it gave the lease back (SIGKILL, power loss) would block every sync
     // until its lease expires; when the holder was a process on this host that no longer
     // exists, its lease is freed and the run tried once more.
-    // FIXME(#3): the engine takes the lease for dry runs too, though a dry run writes nothing
-    // to ConnectWise; that belongs to crates/sync.
+    // A dry run takes no lease (the engine previews without it), so this only concerns syncs
+    // that write.
     let mut freed_once = false;
     loop {
         let holder = match engine.run(&options, &progress).await {

@@ -433,6 +433,34 @@ async fn a_sync_while_another_holds_the_lease_is_refused() {
 }
 
 #[tokio::test]
+async fn a_dry_run_needs_no_lease_and_leaves_the_holder_alone() {
+    let world = two_customers().await;
+    world
+        .store
+        .try_acquire_sync_lease(
+            "other-sync",
+            chrono::Utc::now(),
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    let options = SyncOptions {
+        dry_run: true,
+        ..SyncOptions::at(at(3, 12))
+    };
+
+    let report = world.engine.run(&options, &|_| {}).await.unwrap();
+
+    assert!(
+        report.plan.write_count() > 0,
+        "the preview still plans the first sync"
+    );
+    assert_eq!(writes(&world.take_stats().await), 0);
+    let lease = world.store.current_sync_lease().await.unwrap().unwrap();
+    assert_eq!(lease.holder, "other-sync");
+}
+
+#[tokio::test]
 async fn a_service_moved_to_another_customer_is_billed_there_and_ended_here() {
     let world = two_customers().await;
     world.sync(at(3, 12)).await;
