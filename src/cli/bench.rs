@@ -299,7 +299,7 @@ async fn measure(dir: &Path, sandbox: &RunningSandbox, args: &Args) -> anyhow::R
     map_everything(&store, args.customers).await?;
 
     let mut phases = Vec::new();
-    reset_stats(sandbox).await?;
+    sandbox.stats(true);
 
     let (first, phase) = timed_sync(&engine, sandbox, "first_sync", "(a) first sync").await?;
     phases.push(phase);
@@ -324,12 +324,12 @@ async fn measure(dir: &Path, sandbox: &RunningSandbox, args: &Args) -> anyhow::R
         "plan_only",
         "plan alone (unchanged state)".to_owned(),
         plan_elapsed,
-        take_stats(sandbox).await?,
+        sandbox.stats(true).by_method,
     ));
 
     // The same plan split in two: reading ConnectWise, then planning with no I/O at all.
     let pure_plan_seconds = pure_planning_seconds(&engine, &client, concurrency).await?;
-    reset_stats(sandbox).await?;
+    sandbox.stats(true);
 
     let changed = change_quantities(&mut snapshot, args.change_share);
     snapshot.taken_at = Utc::now();
@@ -690,7 +690,7 @@ async fn timed_sync(
         .with_context(|| format!("the {name} could not run"))?;
     let elapsed = started.elapsed();
 
-    let phase = Phase::new(name, label.into(), elapsed, take_stats(sandbox).await?);
+    let phase = Phase::new(name, label.into(), elapsed, sandbox.stats(true).by_method);
     Ok((report, phase))
 }
 
@@ -768,38 +768,6 @@ fn check_targets(
         ),
     });
     checks
-}
-
-/// Clears the sandbox's request counters.
-async fn reset_stats(sandbox: &RunningSandbox) -> anyhow::Result<()> {
-    let url = format!("{}/_sandbox/stats", sandbox.site_url());
-    reqwest::Client::new()
-        .delete(&url)
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .with_context(|| format!("could not reset the sandbox statistics at {url}"))?;
-    Ok(())
-}
-
-/// The sandbox's ConnectWise calls by verb since the last reset, resetting them.
-async fn take_stats(sandbox: &RunningSandbox) -> anyhow::Result<BTreeMap<String, u64>> {
-    let url = format!("{}/_sandbox/stats?reset=true", sandbox.site_url());
-    let stats: serde_json::Value = reqwest::get(&url)
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .with_context(|| format!("could not read the sandbox statistics at {url}"))?
-        .json()
-        .await
-        .context("the sandbox statistics are not JSON")?;
-    let by_method = stats
-        .get("byMethod")
-        .and_then(serde_json::Value::as_object)
-        .context("the sandbox statistics have no byMethod")?;
-    Ok(by_method
-        .iter()
-        .filter_map(|(verb, count)| Some((verb.clone(), count.as_u64()?)))
-        .collect())
 }
 
 /// The process's peak resident set size (`VmHWM`) in KiB; `None` where /proc is missing.

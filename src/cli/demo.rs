@@ -6,7 +6,6 @@
 //! The snapshots' `takenAt` are moved to yesterday and now, so dates read as they would in a
 //! real first week.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -182,7 +181,7 @@ async fn run_steps(context: &Context, sandbox: &RunningSandbox) -> anyhow::Resul
         first.updated + second.updated,
         first.cancelled + second.cancelled
     );
-    let calls = calls_by_verb(sandbox).await?;
+    let calls = sandbox.stats(false).by_method;
     let total: u64 = calls.values().sum();
     let listed: Vec<String> = calls
         .iter()
@@ -215,26 +214,6 @@ async fn import(
     let gone = inventory::gone_names(store, &report).await;
     inventory::print_report(file, &snapshot, &report, &gone);
     Ok(())
-}
-
-/// ConnectWise calls so far, by verb, from the sandbox's statistics.
-async fn calls_by_verb(sandbox: &RunningSandbox) -> anyhow::Result<BTreeMap<String, u64>> {
-    let url = format!("{}/_sandbox/stats", sandbox.site_url());
-    let stats: serde_json::Value = reqwest::get(&url)
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .with_context(|| format!("could not read the sandbox statistics at {url}"))?
-        .json()
-        .await
-        .context("the sandbox statistics are not JSON")?;
-    let by_method = stats
-        .get("byMethod")
-        .and_then(serde_json::Value::as_object)
-        .context("the sandbox statistics have no byMethod")?;
-    Ok(by_method
-        .iter()
-        .filter_map(|(verb, count)| Some((verb.clone(), count.as_u64()?)))
-        .collect())
 }
 
 fn heading(text: &str) {

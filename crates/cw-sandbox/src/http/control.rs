@@ -13,7 +13,6 @@
 //! | `GET /_sandbox/invoices/preview?agreementId=N` | next-invoice approximation (§9.7) |
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::Router;
@@ -114,13 +113,7 @@ async fn get_stats(State(app): State<Arc<AppState>>, RawQuery(query): RawQuery) 
     let reset = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .any(|(name, value)| name == "reset" && value.eq_ignore_ascii_case("true"));
 
-    let mut stats = app.stats();
-    let mut snapshot = stats.clone();
-    snapshot.in_flight = app.in_flight.load(Ordering::SeqCst);
-    if reset {
-        *stats = Stats::default();
-    }
-    Json(snapshot)
+    Json(app.take_stats(reset))
 }
 
 async fn reset_stats(State(app): State<Arc<AppState>>) -> StatusCode {

@@ -136,6 +136,17 @@ impl AppState {
         self.stats.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// A copy of the statistics with the current in-flight count, optionally resetting them.
+    fn take_stats(&self, reset: bool) -> Stats {
+        let mut stats = self.stats();
+        let mut snapshot = stats.clone();
+        snapshot.in_flight = self.in_flight.load(std::sync::atomic::Ordering::SeqCst);
+        if reset {
+            *stats = Stats::default();
+        }
+        snapshot
+    }
+
     /// Whether the API member's security role denies `method` on `template`.
     fn is_denied(&self, method: &Method, template: &str) -> bool {
         denies(&self.deny, method, template)
@@ -218,6 +229,12 @@ impl RunningSandbox {
     /// applied; a state file is seeded only when it is created.
     pub fn resumed_from_state(&self) -> bool {
         self.state.store.resumed_from_state()
+    }
+
+    /// The request statistics so far (what `GET /_sandbox/stats` answers), read in-process;
+    /// with `reset` the counters start again from zero, as `?reset=true` does.
+    pub fn stats(&self, reset: bool) -> stats::Stats {
+        self.state.take_stats(reset)
     }
 
     /// The configuration the sandbox was started with (faults and codebase may have changed
