@@ -52,10 +52,19 @@ pub struct Config {
     /// The share of a customer's services that may vanish in one sync before the cancellations
     /// are held for confirmation.
     pub removal_hold_share: Decimal,
+    /// A quantity change whose larger side is more than this many times the smaller one (and
+    /// more than `change_hold_min_units` apart) is held for confirmation.
+    pub change_hold_factor: Decimal,
+    /// The difference, in billing units, a change must exceed to be held by the factor.
+    pub change_hold_min_units: Decimal,
+    /// Quantities above these (vCPUs, RAM and storage in billing units) are held, first or not.
+    pub ceilings: hyalto_sync::Ceilings,
     /// Customers synced at once.
     pub concurrency: usize,
     /// The name of each child agreement.
     pub agreement_name_template: String,
+    /// How often `hyalto serve` syncs every mapped customer; `None` only on demand.
+    pub sync_interval: Option<std::time::Duration>,
     /// Which settings came from the file rather than the defaults, by `section.key`.
     pub from_file: Vec<&'static str>,
     /// The file that was read, if there was one.
@@ -68,8 +77,12 @@ impl Default for Config {
             rules: MeteringRules::default(),
             billing_tz: chrono_tz::UTC,
             removal_hold_share: Decimal::new(5, 1),
+            change_hold_factor: Decimal::TEN,
+            change_hold_min_units: Decimal::ONE_HUNDRED,
+            ceilings: hyalto_sync::Ceilings::default(),
             concurrency: 4,
             agreement_name_template: DEFAULT_AGREEMENT_NAME_TEMPLATE.to_owned(),
+            sync_interval: Some(std::time::Duration::from_secs(3600)),
             from_file: Vec::new(),
             file: None,
         }
@@ -84,6 +97,14 @@ struct FileConfig {
     metering: MeteringSection,
     #[serde(default)]
     sync: SyncSection,
+    #[serde(default)]
+    server: ServerSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerSection {
+    sync_interval: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -102,6 +123,11 @@ struct MeteringSection {
 struct SyncSection {
     billing_timezone: Option<String>,
     removal_hold_share: Option<toml::Value>,
+    change_hold_factor: Option<toml::Value>,
+    change_hold_min_units: Option<toml::Value>,
+    max_cpu: Option<toml::Value>,
+    max_ram: Option<toml::Value>,
+    max_storage: Option<toml::Value>,
     concurrency: Option<i64>,
     agreement_name_template: Option<String>,
 }
@@ -135,7 +161,8 @@ impl Config {
 
     /// Parses the text of a configuration file over the defaults.
     pub fn parse(text: &str) -> anyhow::Result<Config> {
-        let file: FileConfig = toml::from_str(text)?;
+        let file: FileConfig =
+            toml::from_str(text).map_err(|error| anyhow::anyhow!(toml_problem(text, &error)))?;
         let mut config = Config::default();
 
         let metering = file.metering;
@@ -204,6 +231,50 @@ impl Config {
             config.removal_hold_share = share;
             config.from_file.push("sync.removal_hold_share");
         }
+        if let Some(value) = sync.change_hold_factor {
+            let factor = decimal("sync.change_hold_factor", &value)?;
+            if factor <= Decimal::ONE {
+                bail!(
+                    "sync.change_hold_factor = {factor} must be greater than 1; write a ratio \
+                     such as 10 (hold a quantity that grows or shrinks more than tenfold)"
+                );
+            }
+            config.change_hold_factor = factor;
+            config.from_file.push("sync.change_hold_factor");
+        }
+        if let Some(value) = sync.change_hold_min_units {
+            let units = decimal("sync.change_hold_min_units", &value)?;
+            if units < Decimal::ZERO {
+                bail!(
+                    "sync.change_hold_min_units = {units} is negative; write a number of billing \
+                     units such as 100"
+                );
+            }
+            config.change_hold_min_units = units;
+            config.from_file.push("sync.change_hold_min_units");
+        }
+        for (key, value, ceiling) in [
+            ("sync.max_cpu", sync.max_cpu, &mut config.ceilings.cpu),
+            ("sync.max_ram", sync.max_ram, &mut config.ceilings.ram),
+            (
+                "sync.max_storage",
+                sync.max_storage,
+                &mut config.ceilings.storage,
+            ),
+        ] {
+            let Some(value) = value else {
+                continue;
+            };
+            let limit = decimal(key, &value)?;
+            if limit <= Decimal::ZERO {
+                bail!(
+                    "{key} = {limit} must be above 0; write the largest quantity one service \
+                     can really bill, in billing units (quantities above it are held)"
+                );
+            }
+            *ceiling = limit;
+            config.from_file.push(key);
+        }
         if let Some(concurrency) = sync.concurrency {
             if !(1..=64).contains(&concurrency) {
                 bail!(
@@ -220,6 +291,11 @@ impl Config {
             config.from_file.push("sync.agreement_name_template");
         }
 
+        if let Some(text) = file.server.sync_interval {
+            config.sync_interval = sync_interval(&text)?;
+            config.from_file.push("server.sync_interval");
+        }
+
         Ok(config)
     }
 
@@ -227,6 +303,33 @@ impl Config {
     pub fn is_from_file(&self, key: &str) -> bool {
         self.from_file.contains(&key)
     }
+}
+
+/// toml's error as one line: where (line, column and the line's text) and toml's own message.
+///
+/// toml's `Display` draws the line with a caret under it over several lines; an error line of
+/// hyalto's reads better with the place and the reason side by side.
+fn toml_problem(text: &str, error: &toml::de::Error) -> String {
+    let message = error
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let Some(span) = error.span() else {
+        return message;
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.chars().rev().take_while(|c| *c != '\n').count() + 1;
+    let source_line = text.lines().nth(line - 1).unwrap_or_default().trim();
+    let hint = if message.starts_with("duplicate key") && source_line.starts_with('[') {
+        format!(" (the table {source_line} appears twice: merge its keys into one {source_line})")
+    } else {
+        String::new()
+    };
+    format!("line {line}, column {column} (`{source_line}`): {message}{hint}")
 }
 
 fn billing_unit(key: &str, text: &str) -> anyhow::Result<BillingUnit> {
@@ -333,6 +436,16 @@ impl fmt::Display for Config {
             self.removal_hold_share.normalize()
         );
         writeln!(f, "{share:<44} {}", origin("sync.removal_hold_share"))?;
+        let factor = format!(
+            "change_hold_factor = {}",
+            self.change_hold_factor.normalize()
+        );
+        writeln!(f, "{factor:<44} {}", origin("sync.change_hold_factor"))?;
+        let units = format!(
+            "change_hold_min_units = {}",
+            self.change_hold_min_units.normalize()
+        );
+        writeln!(f, "{units:<44} {}", origin("sync.change_hold_min_units"))?;
         let concurrency = format!("concurrency = {}", self.concurrency);
         writeln!(f, "{concurrency:<44} {}", origin("sync.concurrency"))?;
         let template = format!(
@@ -343,8 +456,41 @@ impl fmt::Display for Config {
             f,
             "{template:<44} {}",
             origin("sync.agreement_name_template")
-        )
+        )?;
+
+        writeln!(f)?;
+        writeln!(f, "[server]")?;
+        let interval = match self.sync_interval {
+            None => "off".to_owned(),
+            Some(interval) if interval.as_secs() % 3600 == 0 => {
+                format!("{}h", interval.as_secs() / 3600)
+            }
+            Some(interval) => format!("{}m", interval.as_secs() / 60),
+        };
+        let interval = format!("sync_interval = \"{interval}\"");
+        writeln!(f, "{interval:<44} {}", origin("server.sync_interval"))
     }
+}
+
+/// Reads `server.sync_interval`: `off`, or a whole number of minutes or hours (`15m`, `1h`).
+fn sync_interval(text: &str) -> anyhow::Result<Option<std::time::Duration>> {
+    let trimmed = text.trim();
+    if trimmed == "off" {
+        return Ok(None);
+    }
+    let (number, unit) = trimmed.split_at(trimmed.len().saturating_sub(1));
+    let seconds = match (number.parse::<u64>(), unit) {
+        (Ok(n), "m") => n * 60,
+        (Ok(n), "h") => n * 3600,
+        _ => bail!(
+            "server.sync_interval = {text:?} is not an interval; write minutes or hours such as \
+             \"15m\" or \"1h\", or \"off\" to sync only when asked"
+        ),
+    };
+    if seconds < 60 {
+        bail!("server.sync_interval = {text:?} is shorter than a minute; write at least \"1m\"");
+    }
+    Ok(Some(std::time::Duration::from_secs(seconds)))
 }
 
 #[cfg(test)]
@@ -361,6 +507,31 @@ mod tests {
         assert_eq!(config.concurrency, 4);
         assert_eq!(config.agreement_name_template, "{kind}: {service}");
         assert!(config.from_file.is_empty());
+    }
+
+    #[test]
+    fn the_server_sync_interval_takes_minutes_hours_or_off() {
+        let every = |text: &str| {
+            Config::parse(&format!("[server]\nsync_interval = \"{text}\"\n"))
+                .map(|config| config.sync_interval)
+        };
+
+        assert_eq!(
+            Config::parse("").unwrap().sync_interval,
+            Some(std::time::Duration::from_secs(3600))
+        );
+        assert_eq!(
+            every("15m").unwrap(),
+            Some(std::time::Duration::from_secs(900))
+        );
+        assert_eq!(
+            every("2h").unwrap(),
+            Some(std::time::Duration::from_secs(7200))
+        );
+        assert_eq!(every("off").unwrap(), None);
+        let error = format!("{:#}", every("90s").unwrap_err());
+        assert!(error.contains("\"15m\""), "{error}");
+        assert!(every("0m").is_err());
     }
 
     #[test]
@@ -382,6 +553,31 @@ mod tests {
         assert_eq!(config.removal_hold_share, Decimal::new(25, 2));
         assert!(config.is_from_file("metering.memory_unit"));
         assert!(!config.is_from_file("metering.storage_unit"));
+    }
+
+    #[test]
+    fn the_change_hold_settings_are_read_and_checked() {
+        let config =
+            Config::parse("[sync]\nchange_hold_factor = 20\nchange_hold_min_units = 50\n").unwrap();
+        let factor = Config::parse("[sync]\nchange_hold_factor = 1\n").unwrap_err();
+
+        assert_eq!(Config::default().change_hold_factor, Decimal::TEN);
+        assert_eq!(config.change_hold_factor, Decimal::from(20));
+        assert_eq!(config.change_hold_min_units, Decimal::from(50));
+        assert!(config.to_string().contains("change_hold_min_units = 50"));
+        assert!(format!("{factor:#}").contains("greater than 1"));
+    }
+
+    #[test]
+    fn a_duplicate_table_is_named_with_its_line_and_toml_s_message_on_one_line() {
+        let error = Config::parse("[sync]\nconcurrency = 2\n[sync]\nconcurrency = 3\n")
+            .unwrap_err()
+            .to_string();
+
+        assert!(error.starts_with("line 3, column "), "{error}");
+        assert!(error.contains("`[sync]`"), "{error}");
+        assert!(error.contains("duplicate key"), "{error}");
+        assert!(!error.contains('\n'), "{error}");
     }
 
     #[test]

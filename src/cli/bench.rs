@@ -72,8 +72,13 @@ const MAX_CONCURRENCY: i64 = 64;
 /// first sync, a sync with nothing changed and a sync after --change-share of the quantities
 /// changed, plus planning alone, and checks the targets (zero writes when nothing changed,
 /// exactly the changed additions written, planning 10,000 services under a second).
+/// `hyalto bench vsphere` compares the vCenter collector with govmomi's client instead.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Customers to generate, each with its own company and master agreement.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     customers: u32,
@@ -97,6 +102,13 @@ pub struct Args {
     /// Print the figures as JSON.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Collect N simulated VMs with hyalto's collector and with govmomi's client, one after the
+    /// other, and show the wall time and peak memory of each.
+    Vsphere(super::vsphere_bench::Args),
 }
 
 /// The accepted `--concurrency` values.
@@ -191,6 +203,10 @@ struct Figures {
 }
 
 pub async fn run(data_dir: Option<PathBuf>, args: Args) -> anyhow::Result<()> {
+    if let Some(Command::Vsphere(args)) = args.command {
+        return super::vsphere_bench::run(args).await;
+    }
+
     if !(0.0..=1.0).contains(&args.change_share) {
         anyhow::bail!(
             "--change-share {} is outside 0 to 1; write a share such as 0.01 for 1%",
@@ -647,6 +663,11 @@ async fn pure_planning_seconds(
         removals_confirmed: false,
         adopt_unowned: false,
         name_template: config.agreement_name_template.clone(),
+        change_guard: config.change_guard,
+        ceilings: config.ceilings,
+        changes_confirmed: false,
+        installation: store.installation_id().await?,
+        take_over: Vec::new(),
     };
     let started = Instant::now();
     let mut writes = 0;

@@ -1,11 +1,11 @@
 //! What every data command shares: the data dir, its configuration, the store and a
 //! ConnectWise client built from the stored connection.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use hyalto_connectwise::{Client, ConnectionSettings, SiteUrl};
-use hyalto_store::{SqliteStore, Store, StoredConnection};
+use hyalto_store::{SqliteStore, Store, StoreError, StoredConnection};
 use tokio::sync::OnceCell;
 
 use crate::config::{self, Config};
@@ -39,13 +39,9 @@ impl Context {
     pub async fn store(&self) -> anyhow::Result<&SqliteStore> {
         self.store
             .get_or_try_init(|| async {
-                SqliteStore::open(&self.data_dir).await.with_context(|| {
-                    format!(
-                        "could not open hyalto's store in {}; check that the folder can be \
-                         written, or choose another with --data-dir",
-                        self.data_dir.display()
-                    )
-                })
+                SqliteStore::open(&self.data_dir)
+                    .await
+                    .map_err(|error| explain_open_error(&self.data_dir, error))
             })
             .await
     }
@@ -79,6 +75,25 @@ impl Context {
             )
         })
     }
+}
+
+/// A store that did not open, with the advice that fits the cause: a key-encryption key
+/// problem already says what to do with the key, and only a failure to create or open the
+/// database is about the folder.
+fn explain_open_error(data_dir: &Path, error: StoreError) -> anyhow::Error {
+    let dir = data_dir.display();
+    let advice = match &error {
+        StoreError::Secret(_) => format!("could not open hyalto's store in {dir}"),
+        StoreError::Migrate(_) => format!(
+            "could not bring hyalto's database in {dir} up to date; if a newer hyalto has used \
+             this data dir, run that version"
+        ),
+        _ => format!(
+            "could not open hyalto's store in {dir}; check that the folder can be written, or \
+             choose another with --data-dir"
+        ),
+    };
+    anyhow::Error::new(error).context(advice)
 }
 
 /// Client settings from a stored connection.

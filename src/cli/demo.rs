@@ -34,8 +34,8 @@ const DEMO_CLIENT_ID: &str = "hyalto-demo";
 /// Run the whole flow against a built-in ConnectWise sandbox.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Keep the sandbox running at the end (until Ctrl-C) to look around with the other
-    /// commands or a browser.
+    /// Keep the sandbox running at the end and open the web UI on the demo data (a free port,
+    /// a demo admin with a printed password), until Ctrl-C.
     #[arg(long)]
     keep_running: bool,
 }
@@ -96,13 +96,66 @@ pub async fn run(data_dir: Option<PathBuf>, args: Args) -> anyhow::Result<()> {
     let result = run_steps(&context, &sandbox).await;
 
     if args.keep_running && result.is_ok() {
+        let server = serve_demo(&context).await?;
         print_keep_running(&sandbox, &dir, temporary.is_some());
+        println!("  Web UI:      {}", server.0.url());
+        println!("  Log in as:   {DEMO_ADMIN} / {}", server.1);
         tokio::signal::ctrl_c()
             .await
             .context("could not wait for Ctrl-C")?;
+        server
+            .0
+            .shutdown()
+            .await
+            .context("the web UI did not stop cleanly")?;
     }
     sandbox.shutdown().await;
     result
+}
+
+/// The demo admin's username.
+const DEMO_ADMIN: &str = "demo";
+
+/// Starts the web UI on the demo's data dir on a free loopback port, with a demo admin whose
+/// random password is returned for printing. No schedule runs: the demo's syncs are done.
+async fn serve_demo(context: &Context) -> anyhow::Result<(hyalto_server::RunningServer, String)> {
+    use hyalto_store::Store as _;
+
+    let store = context.store().await?.clone();
+    let password = hyalto_server::auth::new_token()[..20].to_owned();
+    let hashed = password.clone();
+    let password_hash =
+        tokio::task::spawn_blocking(move || hyalto_server::auth::hash_password(&hashed))
+            .await
+            .context("could not hash the demo password")?
+            .map_err(|error| anyhow::anyhow!("could not hash the demo password: {error}"))?;
+    let existing = store
+        .list_users()
+        .await
+        .context("could not read the users")?;
+    if !existing.iter().any(|user| user.username == DEMO_ADMIN) {
+        store
+            .create_user(&hyalto_store::NewUser {
+                username: DEMO_ADMIN.to_owned(),
+                password_hash,
+                is_admin: true,
+                created_at: Utc::now(),
+            })
+            .await
+            .context("could not add the demo admin")?;
+    } else {
+        anyhow::bail!(
+            "the data dir already has a user {DEMO_ADMIN:?}; run the demo on a fresh data dir \
+             (leave out --data-dir) to get a printed login"
+        );
+    }
+
+    let mut config = hyalto_server::ServerConfig::new("127.0.0.1:0".parse().expect("an address"));
+    config.sync = super::sync::sync_config(context);
+    let server = hyalto_server::start(store, &config, std::future::pending())
+        .await
+        .context("could not start the web UI")?;
+    Ok((server, password))
 }
 
 async fn run_steps(context: &Context, sandbox: &RunningSandbox) -> anyhow::Result<()> {
@@ -119,6 +172,7 @@ async fn run_steps(context: &Context, sandbox: &RunningSandbox) -> anyhow::Resul
         ca_file: None,
         insecure: false,
         api_version: hyalto_connectwise::DEFAULT_API_VERSION.to_owned(),
+        skip_write_check: false,
     };
     let private_key = SecretString::from(sandbox.config().private_key.clone());
     configure(context, &connection, private_key).await?;

@@ -1,4 +1,5 @@
-//! `hyalto inventory import` and `inventory show`.
+//! `hyalto inventory import` and `inventory show`; `inventory collect` and `inventory sources`
+//! are in `collect.rs` and `sources.rs`.
 //!
 //! An import is one source's snapshot in the format of docs/inventory-format.md. A file that
 //! fails validation changes nothing and lists every problem (file, JSON path, reason). A
@@ -10,7 +11,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
 use hyalto_domain::{Completeness, ServiceId, Snapshot, check_taken_at, meter, parse_snapshot};
-use hyalto_store::{Presence, ServiceRecord, SnapshotReport, SqliteStore, Store, StoreError};
+use hyalto_store::{
+    FutureSnapshotReplaced, Presence, ServiceRecord, SnapshotReport, SqliteStore, Store, StoreError,
+};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -22,6 +25,13 @@ use crate::config::Config;
 pub enum Command {
     /// Import one inventory snapshot (docs/inventory-format.md).
     Import(ImportArgs),
+
+    /// Collect inventory from a vCenter, once or from saved sources (docs/vsphere.md).
+    Collect(super::collect::Args),
+
+    /// Save, list, test and remove the vCenters hyalto collects from.
+    #[command(subcommand)]
+    Sources(super::sources::Command),
 
     /// Show customers, services and their billed quantities.
     Show {
@@ -41,6 +51,13 @@ pub struct ImportArgs {
     /// skips the customers of its source until a complete snapshot arrives.
     #[arg(long)]
     pub accept_incomplete: bool,
+
+    /// Accept this snapshot although the source's last one is newer, because that last one is
+    /// dated in the future of this machine's clock (its collector's clock ran ahead). What the
+    /// future snapshot reported is kept but re-dated to this snapshot's time, and its gone
+    /// services are present again until a complete snapshot says otherwise.
+    #[arg(long)]
+    pub replace_future_snapshot: bool,
 }
 
 pub async fn run(context: &Context, command: Command) -> anyhow::Result<()> {
@@ -48,7 +65,11 @@ pub async fn run(context: &Context, command: Command) -> anyhow::Result<()> {
         Command::Import(args) => {
             let snapshot = read_snapshot(&args.file, args.accept_incomplete)?;
             let store = context.store().await?;
-            let report = apply(store, &snapshot, &args.file).await?;
+            let report =
+                apply_with(store, &snapshot, &args.file, args.replace_future_snapshot).await?;
+            if let Some(replaced) = &report.replaced_future {
+                print_replaced_future(&snapshot, replaced);
+            }
             print_report(
                 &args.file,
                 &snapshot,
@@ -58,6 +79,8 @@ pub async fn run(context: &Context, command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Show { json } => show(context, json).await,
+        Command::Collect(args) => super::collect::run(context, args).await,
+        Command::Sources(command) => super::sources::run(context, command).await,
     }
 }
 
@@ -105,22 +128,90 @@ pub async fn apply(
     snapshot: &Snapshot,
     file: &Path,
 ) -> anyhow::Result<SnapshotReport> {
-    store
-        .apply_snapshot(snapshot)
-        .await
-        .map_err(|error| match error {
-            StoreError::StaleSnapshot { .. } => anyhow::anyhow!(
-                "{}: $.takenAt: {error}; export a fresh snapshot of the source",
-                file.display()
-            ),
-            StoreError::InvalidSnapshot { reason, .. } => {
-                anyhow::anyhow!("{}: {reason}; nothing was imported", file.display())
-            }
-            other => anyhow::Error::new(other).context(format!(
-                "could not import {}; nothing was changed",
-                file.display()
-            )),
-        })
+    apply_with(store, snapshot, file, false).await
+}
+
+/// Applies a snapshot to the store; with `replace_future`, a last snapshot of the source dated
+/// after this machine's clock is replaced rather than refusing an older one.
+pub async fn apply_with(
+    store: &SqliteStore,
+    snapshot: &Snapshot,
+    file: &Path,
+    replace_future: bool,
+) -> anyhow::Result<SnapshotReport> {
+    let now = Utc::now();
+    let applied = if replace_future {
+        store.apply_snapshot_replacing_future(snapshot, now).await
+    } else {
+        store.apply_snapshot(snapshot).await
+    };
+
+    applied.map_err(|error| match error {
+        StoreError::StaleSnapshot { last_taken_at, .. } if last_taken_at > now => {
+            anyhow::anyhow!(
+                "{}: $.takenAt: {error}. That last snapshot is dated {} in the future of this \
+                     machine's clock ({}), so its collector's clock was probably wrong: check \
+                     this machine's clock, then import again with --replace-future-snapshot to \
+                     replace it (what it reported is kept, re-dated to this snapshot's time)",
+                file.display(),
+                describe_ahead(last_taken_at - now),
+                now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )
+        }
+        StoreError::StaleSnapshot { .. } => anyhow::anyhow!(
+            "{}: $.takenAt: {error}; export a fresh snapshot of the source",
+            file.display()
+        ),
+        StoreError::InvalidSnapshot { reason, .. } => {
+            anyhow::anyhow!("{}: {reason}; nothing was imported", file.display())
+        }
+        other => anyhow::Error::new(other).context(format!(
+            "could not import {}; nothing was changed",
+            file.display()
+        )),
+    })
+}
+
+/// How far ahead an instant is, in the largest whole unit that reads naturally.
+fn describe_ahead(span: chrono::TimeDelta) -> String {
+    let plural = |count: i64, unit: &str| {
+        if count == 1 {
+            format!("1 {unit}")
+        } else {
+            format!("{count} {unit}s")
+        }
+    };
+
+    if span.num_days() >= 1 {
+        plural(span.num_days(), "day")
+    } else if span.num_hours() >= 1 {
+        plural(span.num_hours(), "hour")
+    } else {
+        plural(span.num_minutes().max(1), "minute")
+    }
+}
+
+/// Says what replacing a future-dated snapshot changed, before the usual import report.
+fn print_replaced_future(snapshot: &Snapshot, replaced: &FutureSnapshotReplaced) {
+    let taken_at = snapshot
+        .taken_at
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    println!(
+        "Replaced the last snapshot of source {}, dated in the future ({}): {} services, {} \
+         customers and {} usage history rows re-dated to {taken_at}; services it had marked \
+         gone, present again unless this snapshot is complete and leaves them out: {}.",
+        snapshot.source,
+        replaced
+            .future_taken_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        replaced.services_redated,
+        replaced.customers_redated,
+        replaced.history_redated,
+        replaced.services_unburied.len()
+    );
+    for id in &replaced.services_unburied {
+        println!("  unburied {id}");
+    }
 }
 
 /// The names of the services an import found gone, which the snapshot no longer lists.

@@ -6,6 +6,7 @@
 
 mod audit;
 mod bench;
+mod collect;
 mod config;
 mod connectwise;
 mod context;
@@ -13,7 +14,12 @@ mod cw_sandbox;
 mod demo;
 mod inventory;
 pub(crate) mod output;
+mod secret;
+mod serve;
+mod sources;
 mod sync;
+mod user;
+mod vsphere_bench;
 
 use std::path::PathBuf;
 
@@ -59,6 +65,17 @@ pub enum Command {
     /// Show the log of every ConnectWise write hyalto made.
     Audit(audit::Args),
 
+    /// Show or rotate the key that encrypts the stored ConnectWise private key.
+    #[command(subcommand)]
+    Secret(secret::Command),
+
+    /// Serve the web UI and the REST API until interrupted.
+    Serve(serve::Args),
+
+    /// Add and list the users of `hyalto serve`, and create their API tokens.
+    #[command(subcommand)]
+    User(user::Command),
+
     /// Run the whole flow against a built-in sandbox: import, map, sync, change, sync again.
     Demo(demo::Args),
 
@@ -99,6 +116,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inventory(command) => inventory::run(&context()?, command).await,
         Command::Sync(args) => sync::run(&context()?, args).await,
         Command::Audit(args) => audit::run(&context()?, args).await,
+        Command::Secret(command) => secret::run(&context()?, command).await,
+        Command::Serve(args) => serve::run(&context()?, args).await,
+        Command::User(command) => user::run(&context()?, command).await,
         Command::Demo(args) => demo::run(data_dir.clone(), args).await,
         Command::CwSandbox(args) => cw_sandbox::run(args).await,
         Command::Bench(args) => bench::run(data_dir.clone(), args).await,

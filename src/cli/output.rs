@@ -29,6 +29,27 @@ pub fn write_stdout(args: fmt::Arguments<'_>) {
     }
 }
 
+/// An error and its causes as one line, each distinct cause once.
+///
+/// Many errors put their cause's text in their own message and also hand the cause out as
+/// their source, so `{:#}` would print the same words twice or more: during an outage the
+/// connection error came out several times in one line. A cause is left out when the text
+/// before it already holds its message.
+pub fn error_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 /// A table printed with columns padded to their widest cell.
 #[derive(Debug, Default)]
 pub struct Table {
@@ -112,6 +133,33 @@ pub fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_line_says_each_distinct_cause_once() {
+        // Like many of hyalto's errors, it puts its cause in its message and hands it out as
+        // its source as well.
+        #[derive(Debug)]
+        struct Wrapping(std::io::Error);
+        impl fmt::Display for Wrapping {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "could not read the agreements: {}", self.0)
+            }
+        }
+        impl std::error::Error for Wrapping {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let cause = std::io::Error::other("connection refused");
+        let error = anyhow::Error::new(Wrapping(cause)).context("the refresh stopped");
+
+        let line = error_line(&error);
+
+        assert_eq!(
+            line,
+            "the refresh stopped: could not read the agreements: connection refused"
+        );
+    }
 
     #[test]
     fn columns_are_padded_to_the_widest_cell() {

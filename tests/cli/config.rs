@@ -64,3 +64,38 @@ async fn the_data_dir_flag_wins_over_the_environment() {
         shown.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_table_written_twice_is_named_with_the_file_the_line_and_toml_s_reason() {
+    let site = TestSite::start().await;
+    let path = site.write_file(
+        "config.toml",
+        "[sync]\nconcurrency = 2\n[sync]\nconcurrency = 3\n",
+    );
+
+    let error = site.hyalto(&["config", "show"]).await.failure();
+
+    assert!(error.contains(&path.display().to_string()), "{error}");
+    assert!(error.contains("line 3"), "{error}");
+    assert!(error.contains("duplicate key"), "{error}");
+    assert!(error.contains("[sync] appears twice"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_file_others_can_read_is_reported_with_its_mode_and_the_chmod_that_fixes_it() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let site = TestSite::start().await;
+    site.configure().await;
+    let key_file = site.data_dir().join("secret.key");
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let error = site.hyalto(&["connectwise", "mappings"]).await.failure();
+
+    assert!(error.contains("mode 644"), "{error}");
+    assert!(
+        error.contains(&format!("chmod 600 {}", key_file.display())),
+        "{error}"
+    );
+    assert!(!error.contains("folder can be written"), "{error}");
+}

@@ -1,5 +1,9 @@
 //! `hyalto inventory import` and `inventory show`.
 
+use std::path::Path;
+
+use hyalto_store::{SqliteStore, Store as _};
+
 use crate::helpers::{SMALL_INVENTORY, TestSite};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -171,4 +175,88 @@ async fn a_snapshot_taken_months_in_the_future_is_refused_and_changes_nothing() 
     );
     assert!(message.contains("Nothing was imported"), "{message}");
     assert!(!shown.stdout.contains("vm-acme-1"), "{}", shown.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_source_stuck_behind_a_future_snapshot_is_freed_by_replacing_it() {
+    // An earlier version accepted snapshots from the future; put one straight into the store.
+    let site = TestSite::start().await;
+    let future_at = (chrono::Utc::now() + chrono::TimeDelta::days(40))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let future = SMALL_INVENTORY
+        .replace(
+            "\"takenAt\": \"2026-11-30T23:30:00Z\"",
+            &format!("\"takenAt\": \"{future_at}\""),
+        )
+        .replace("\"id\": \"vm-spare\"", "\"id\": \"vm-spare-future\"");
+    assert_ne!(future, SMALL_INVENTORY, "the fixture's takenAt moved");
+    let snapshot = hyalto_domain::parse_snapshot(&future, Path::new("future.json")).unwrap();
+    let store = SqliteStore::open(site.data_dir()).await.unwrap();
+    store.apply_snapshot(&snapshot).await.unwrap();
+    store.close().await;
+    let file = site.write_file("today.json", SMALL_INVENTORY);
+
+    let refused = site
+        .hyalto(&["inventory", "import", file.to_str().unwrap()])
+        .await
+        .failure();
+    let replaced = site
+        .hyalto(&[
+            "inventory",
+            "import",
+            "--replace-future-snapshot",
+            file.to_str().unwrap(),
+        ])
+        .await
+        .ok();
+    let shown = site.hyalto(&["inventory", "show", "--json"]).await.ok();
+
+    assert!(refused.contains("in the future"), "{refused}");
+    assert!(refused.contains("--replace-future-snapshot"), "{refused}");
+    assert!(
+        replaced.stdout.contains(&format!(
+            "Replaced the last snapshot of source {}",
+            snapshot.source
+        )),
+        "{}",
+        replaced.stdout
+    );
+    assert!(
+        replaced.stdout.contains("gone     vm-spare-future"),
+        "{}",
+        replaced.stdout
+    );
+    let view: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    let last = view["sources"][0]["lastTakenAt"].as_str().unwrap();
+    assert!(last.starts_with("2026-11-30T23:30:00"), "{}", shown.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replacing_is_refused_when_the_last_snapshot_is_not_in_the_future() {
+    let site = TestSite::start().await;
+    let later = SMALL_INVENTORY.replace(
+        "\"takenAt\": \"2026-11-30T23:30:00Z\"",
+        "\"takenAt\": \"2026-12-01T06:00:00Z\"",
+    );
+    let later = site.write_file("later.json", &later);
+    let earlier = site.write_file("earlier.json", SMALL_INVENTORY);
+    site.hyalto(&["inventory", "import", later.to_str().unwrap()])
+        .await
+        .ok();
+
+    let refused = site
+        .hyalto(&[
+            "inventory",
+            "import",
+            "--replace-future-snapshot",
+            earlier.to_str().unwrap(),
+        ])
+        .await
+        .failure();
+
+    assert!(
+        refused.contains("older than the one already applied"),
+        "{refused}"
+    );
+    assert!(refused.contains("export a fresh snapshot"), "{refused}");
 }

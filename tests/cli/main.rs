@@ -11,4 +11,6 @@ mod inventory;
 mod mapping;
 mod output;
 mod products;
+mod serve;
 mod sync;
+mod vsphere;

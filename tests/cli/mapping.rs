@@ -257,3 +257,151 @@ async fn mapping_again_keeps_the_policies_unless_a_flag_changes_them() {
     assert_eq!(mappings[0]["recreateDeleted"], true);
     assert_eq!(mappings[0]["childAgreementTypeId"], 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn agreements_show_their_type_id_and_agreement_types_lists_every_cached_type() {
+    let site = imported_site().await;
+
+    let agreements = site
+        .hyalto(&["connectwise", "agreements", "--company", "1", "--json"])
+        .await
+        .ok();
+    let table = site
+        .hyalto(&["connectwise", "agreements", "--company", "1"])
+        .await
+        .ok();
+    let types = site
+        .hyalto(&["connectwise", "agreement-types", "--json"])
+        .await
+        .ok();
+    let types_table = site.hyalto(&["connectwise", "agreement-types"]).await.ok();
+
+    let agreements: serde_json::Value = serde_json::from_str(&agreements.stdout).unwrap();
+    let types: serde_json::Value = serde_json::from_str(&types.stdout).unwrap();
+    let type_id = agreements[0]["typeId"].as_i64().unwrap();
+    let listed = types
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|kind| kind["id"] == type_id)
+        .unwrap();
+    assert_eq!(listed["name"], agreements[0]["typeName"]);
+    assert!(
+        table
+            .stdout
+            .contains(&format!("{type_id} {}", listed["name"].as_str().unwrap())),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        types_table
+            .stdout
+            .contains(listed["name"].as_str().unwrap()),
+        "{}",
+        types_table.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_agreement_type_is_refused_with_the_ids_that_exist() {
+    let site = imported_site().await;
+    let types = site
+        .hyalto(&["connectwise", "agreement-types", "--json"])
+        .await
+        .ok();
+    let types: serde_json::Value = serde_json::from_str(&types.stdout).unwrap();
+    let first = &types[0];
+    let named = format!("{} ({}", first["id"], first["name"].as_str().unwrap());
+
+    let create = site
+        .hyalto(&[
+            "connectwise",
+            "map",
+            "--customer",
+            "acme",
+            "--company",
+            "1",
+            "--create-agreement",
+            "Acme cloud",
+            "--type",
+            "999",
+        ])
+        .await
+        .failure();
+    let child = site
+        .hyalto(&[
+            "connectwise",
+            "map",
+            "--customer",
+            "acme",
+            "--company",
+            "1",
+            "--agreement",
+            "1",
+            "--child-type",
+            "999",
+        ])
+        .await
+        .failure();
+    let mappings = site
+        .hyalto(&["connectwise", "mappings", "--json"])
+        .await
+        .ok();
+
+    assert!(create.contains("--type 999"), "{create}");
+    assert!(create.contains(&named), "{create}");
+    assert!(!create.contains("correct the request"), "{create}");
+    assert!(child.contains("--child-type 999"), "{child}");
+    assert!(child.contains(&named), "{child}");
+    assert_eq!(mappings.stdout.trim(), "[]");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_mapping_prints_its_options_once_named() {
+    let site = imported_site().await;
+
+    let mapped = site
+        .hyalto(&[
+            "connectwise",
+            "map",
+            "--customer",
+            "acme",
+            "--company",
+            "1",
+            "--agreement",
+            "1",
+        ])
+        .await
+        .ok();
+    let again = site
+        .hyalto(&[
+            "connectwise",
+            "map",
+            "--customer",
+            "acme",
+            "--company",
+            "1",
+            "--agreement",
+            "1",
+        ])
+        .await
+        .ok();
+
+    assert!(
+        mapped.stdout.contains("\nOptions: quantity changes"),
+        "{}",
+        mapped.stdout
+    );
+    assert!(
+        !mapped.stdout.contains("Options options"),
+        "{}",
+        mapped.stdout
+    );
+    assert!(
+        again
+            .stdout
+            .contains("\nEffective options: quantity changes"),
+        "{}",
+        again.stdout
+    );
+}

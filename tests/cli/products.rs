@@ -259,3 +259,78 @@ async fn defaults_and_set_leave_an_inactive_catalog_item_unmapped() {
     );
     assert!(set.contains("is inactive"), "{set}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_meter_of_a_service_kind_nothing_has_is_refused_with_the_known_kinds() {
+    let site = TestSite::start().await;
+    site.configure().await;
+    let file = site.write_file("inventory.json", SMALL_INVENTORY);
+    site.hyalto(&["inventory", "import", file.to_str().unwrap()])
+        .await
+        .ok();
+
+    let error = site
+        .hyalto(&[
+            "connectwise",
+            "products",
+            "set",
+            "vm/ram",
+            "--item",
+            "VMW-RAM-GB",
+        ])
+        .await
+        .failure();
+    let listed = site
+        .hyalto(&["connectwise", "products", "list", "--json"])
+        .await
+        .ok();
+
+    assert!(error.contains("\"vm\""), "{error}");
+    assert!(
+        error.contains("edge_gateway, virtual_data_center, virtual_machine"),
+        "{error}"
+    );
+    assert!(!listed.stdout.contains("vm/ram"), "{}", listed.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn setting_a_meter_echoes_the_unit_price_it_stored() {
+    let site = TestSite::start().await;
+    site.configure().await;
+
+    let priced = site
+        .hyalto(&[
+            "connectwise",
+            "products",
+            "set",
+            "virtual_machine/ram",
+            "--item",
+            "VMW-RAM-GB",
+            "--unit-price",
+            "4.50",
+        ])
+        .await
+        .ok();
+    let plain = site
+        .hyalto(&[
+            "connectwise",
+            "products",
+            "set",
+            "virtual_machine/cpu",
+            "--item",
+            "VMW-VCPU",
+        ])
+        .await
+        .ok();
+
+    assert!(
+        priced.stdout.contains("at unit price 4.5"),
+        "{}",
+        priced.stdout
+    );
+    assert!(
+        plain.stdout.contains("at the item's own price"),
+        "{}",
+        plain.stdout
+    );
+}

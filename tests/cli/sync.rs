@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::helpers::{TestSite, writes};
+use crate::helpers::{SMALL_INVENTORY, TestSite, writes};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dry_run_shows_the_plan_and_writes_nothing() {
@@ -208,4 +208,65 @@ async fn a_lease_held_elsewhere_says_until_when_and_how_to_take_it_over() {
     // A preview writes nothing to ConnectWise, so it needs no lease and still runs.
     let dry = site.hyalto(&["sync", "--dry-run"]).await.ok();
     assert!(dry.stdout.contains("Dry run"), "{}", dry.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_implausible_jump_is_held_until_confirm_changes_names_the_customer() {
+    let site = TestSite::start().await;
+    site.set_up_acme().await;
+    site.hyalto(&["sync"]).await.ok();
+    let jumped = SMALL_INVENTORY
+        .replace("2026-11-30T23:30:00Z", "2026-12-01T08:00:00Z")
+        .replace("\"quantity\": 100.5", "\"quantity\": 50000");
+    let file = site.write_file("jumped.json", &jumped);
+    site.hyalto(&["inventory", "import", file.to_str().unwrap()])
+        .await
+        .ok();
+    site.take_calls_by_verb().await;
+
+    let held = site.hyalto(&["sync"]).await.ok();
+    let held_calls = site.take_calls_by_verb().await;
+    let confirmed = site
+        .hyalto(&["sync", "--confirm-changes", "acme"])
+        .await
+        .ok();
+    let confirmed_calls = site.take_calls_by_verb().await;
+
+    assert!(held.stdout.contains("looks implausible"), "{}", held.stdout);
+    assert!(
+        held.stdout.contains("--confirm-changes acme"),
+        "{}",
+        held.stdout
+    );
+    assert_eq!(writes(&held_calls), 0, "{held_calls}");
+    assert!(
+        confirmed.stdout.contains("additions 0 created, 1 updated"),
+        "{}",
+        confirmed.stdout
+    );
+    assert_eq!(writes(&confirmed_calls), 1, "{confirmed_calls}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn confirmations_for_unknown_customers_and_bogus_take_overs_are_errors() {
+    let site = TestSite::start().await;
+    site.set_up_acme().await;
+    site.take_calls_by_verb().await;
+
+    let unknown = site.hyalto(&["sync", "--confirm-changes", "cust33"]).await;
+    let outside = site
+        .hyalto(&["sync", "--customer", "acme", "--confirm-removals", "cust2"])
+        .await;
+    let bogus = site.hyalto(&["sync", "--take-over", "bogus"]).await;
+
+    let calls = site.take_calls_by_verb().await;
+    for (run, says) in [
+        (&unknown, "--confirm-changes cust33"),
+        (&outside, "--confirm-removals cust2"),
+        (&bogus, "--take-over bogus"),
+    ] {
+        assert!(!run.success, "{}", run.stdout);
+        assert!(run.stderr.contains(says), "{}", run.stderr);
+    }
+    assert_eq!(writes(&calls), 0, "{calls}");
 }

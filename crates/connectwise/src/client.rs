@@ -48,6 +48,14 @@ const REQUEST_ID_HEADER: &str = "x-cw-request-id";
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    observer: Option<Arc<dyn CallObserver>>,
+}
+
+/// Told about every request a [`Client`] sends, for metrics; see [`Client::observed`].
+pub trait CallObserver: Send + Sync {
+    /// One attempt ended: `status` is the HTTP status ConnectWise answered with, or `None`
+    /// when the request failed in transport. Retries are separate attempts.
+    fn attempt_finished(&self, method: &Method, status: Option<StatusCode>);
 }
 
 struct Inner {
@@ -157,6 +165,7 @@ impl Client {
             headers.encoded_credentials.trim_end_matches('=').to_owned(),
         ]);
         let client = Client {
+            observer: None,
             inner: Arc::new(Inner {
                 http,
                 site: settings.site.clone(),
@@ -179,6 +188,12 @@ impl Client {
         );
         *client.inner.base.write().unwrap_or_else(|p| p.into_inner()) = base;
         Ok(client)
+    }
+
+    /// This client with `observer` told about every request attempt; clones share it.
+    pub fn observed(mut self, observer: Arc<dyn CallObserver>) -> Client {
+        self.observer = Some(observer);
+        self
     }
 
     /// The API base URL in use, `{scheme}://{SiteUrl}/{Codebase}apis/3.0`.
@@ -526,6 +541,13 @@ impl Client {
                 .await;
             drop(permit);
             let duration_ms = started.elapsed().as_millis() as u64;
+            if let Some(observer) = &self.observer {
+                let status = match &outcome {
+                    Attempt::Answered { status, .. } => Some(*status),
+                    Attempt::Lost { .. } => None,
+                };
+                observer.attempt_finished(method, status);
+            }
 
             let next = match outcome {
                 Attempt::Answered {

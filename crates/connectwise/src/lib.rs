@@ -49,7 +49,7 @@ mod retry;
 pub mod settings;
 pub mod site;
 
-pub use client::{Client, Page};
+pub use client::{CallObserver, Client, Page};
 pub use conditions::{Conditions, Field, LikePattern};
 pub use error::{Error, FieldProblem};
 pub use query::ListQuery;

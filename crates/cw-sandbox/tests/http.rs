@@ -772,6 +772,76 @@ async fn a_denied_verb_is_403_naming_verb_and_path() {
     assert_eq!(allowed.status(), StatusCode::OK);
 }
 
+#[tokio::test]
+async fn a_denied_write_is_403_before_its_body_is_validated() {
+    let denials = [
+        ("POST", "/finance/agreements"),
+        ("POST", "/finance/agreements/{id}/additions"),
+        ("PATCH", "/finance/agreements/{id}"),
+        ("PATCH", "/finance/agreements/{id}/additions/{additionId}"),
+    ];
+    let denied = spawn_with(SandboxConfig {
+        deny: denials
+            .iter()
+            .map(|(method, path)| Denial {
+                method: (*method).to_owned(),
+                path: (*path).to_owned(),
+            })
+            .collect(),
+        ..test_config()
+    })
+    .await;
+    let allowed = spawn().await;
+    let requests = [
+        (
+            Method::POST,
+            "/finance/agreements",
+            json!({"company": {"id": 0}}),
+        ),
+        (
+            Method::POST,
+            "/finance/agreements/0/additions",
+            json!({"product": {"id": 0}}),
+        ),
+        (
+            Method::PATCH,
+            "/finance/agreements/0",
+            json!([{"op": "replace", "path": "name", "value": ""}]),
+        ),
+        (
+            Method::PATCH,
+            "/finance/agreements/0/additions/0",
+            json!([]),
+        ),
+    ];
+
+    let agreements_before = denied.get_json("/finance/agreements/count").await;
+
+    for (method, path, body) in &requests {
+        let refused = denied.send_json(method.clone(), path, body).await;
+        let not_json = denied
+            .api(method.clone(), path)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        let checked = allowed.send_json(method.clone(), path, body).await;
+
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{method} {path}");
+        assert_eq!(not_json.status(), StatusCode::FORBIDDEN, "{method} {path}");
+        assert!(
+            [StatusCode::BAD_REQUEST, StatusCode::NOT_FOUND].contains(&checked.status()),
+            "{method} {path} answered {} without the denial",
+            checked.status()
+        );
+    }
+    assert_eq!(
+        denied.get_json("/finance/agreements/count").await,
+        agreements_before
+    );
+}
+
 /// Writes `seed` to a temporary seed file and starts a sandbox on it.
 async fn spawn_with_seed(seed: &Value) -> (TestSandbox, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();

@@ -19,9 +19,10 @@ use crate::ids::{
     CustomerId, IdError, MAX_ID_CHARS, ServiceId, SourceId, check_id, hidden_character,
 };
 use crate::inventory::{
-    Completeness, Customer, ParseError, PowerState, Resource, ResourceKind, Service, ServiceKind,
-    Snapshot, Unit, unit_list,
+    Completeness, Customer, Dimension, ParseError, PowerState, Resource, ResourceKind, Service,
+    ServiceKind, Snapshot, Unit, unit_list,
 };
+use crate::metering::convert;
 
 /// The value of `format` this version reads and writes.
 pub const FORMAT: &str = "hyalto.inventory/v1";
@@ -150,7 +151,10 @@ pub fn check_taken_at(
     }
 
     let reason = format!(
-        "{} is {} ahead of this machine's clock ({}); a snapshot cannot be taken in the          future. Fix the clock of the machine that collected the inventory (or the takenAt          written in the file), or this machine's clock if it is the one that is wrong; at          most {} ahead is accepted",
+        "{} is {} ahead of this machine's clock ({}); a snapshot cannot be taken in the \
+         future. Fix the clock of the machine that collected the inventory (or the takenAt \
+         written in the file), or this machine's clock if it is the one that is wrong; at \
+         most {} ahead is accepted",
         snapshot
             .taken_at
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -912,7 +916,7 @@ impl Checker {
         };
 
         let Some(sum) = add_exactly(total.quantity, converted)
-            .filter(|sum| *sum <= Decimal::from(MAX_QUANTITY))
+            .filter(|sum| within_limit(*sum, Some(total.unit)))
         else {
             self.problem(
                 field_path(path, "quantity"),
@@ -1035,8 +1039,9 @@ impl Checker {
             self.problem(
                 &quantity_path,
                 format!(
-                    "{text} cannot be held exactly (at most 28 significant digits); round it to \
-                     fewer digits"
+                    "{text} cannot be held exactly: hyalto keeps at most 28 digits after the \
+                     point and 28 significant digits in all; round it, or write it in a larger \
+                     unit"
                 ),
             );
             return None;
@@ -1049,10 +1054,18 @@ impl Checker {
             );
             return None;
         }
-        if quantity > Decimal::from(MAX_QUANTITY) {
+        if !within_limit(quantity, unit) {
+            let billed = unit.map(limit_unit).unwrap_or(Unit::Count);
+            let given = unit
+                .map(|unit| format!(" {}", unit.as_str()))
+                .unwrap_or_default();
             self.problem(
                 &quantity_path,
-                format!("{text} is larger than {MAX_QUANTITY}; check the export's units"),
+                format!(
+                    "{text}{given} is more than {MAX_QUANTITY} {} once converted to the unit it \
+                     is billed in, which no real service uses; check the export's units",
+                    billed.as_str()
+                ),
             );
             return None;
         }
@@ -1165,6 +1178,26 @@ fn gcd(mut left: u128, mut right: u128) -> u128 {
 }
 
 /// Parses a JSON number's text as a Decimal without rounding, or `None` if it does not fit.
+/// The unit [`MAX_QUANTITY`] is checked in for a quantity in `unit`: the finest unit a
+/// quantity of its dimension can be billed in (GB for data, GHz for a frequency), so that the
+/// limit holds whatever unit the export used and whatever billing unit is configured.
+fn limit_unit(unit: Unit) -> Unit {
+    match unit.dimension() {
+        Dimension::Data => Unit::Gb,
+        Dimension::Frequency => Unit::Ghz,
+        Dimension::Count => unit,
+    }
+}
+
+/// Whether `quantity` in `unit` is at most [`MAX_QUANTITY`] in the unit it is billed in.
+fn within_limit(quantity: Decimal, unit: Option<Unit>) -> bool {
+    let billed = match unit {
+        Some(unit) => convert(quantity, unit, limit_unit(unit)),
+        None => Some(quantity),
+    };
+    billed.is_some_and(|billed| billed <= Decimal::from(MAX_QUANTITY))
+}
+
 fn parse_decimal(text: &str) -> Option<Decimal> {
     if text.contains(['e', 'E']) {
         Decimal::from_scientific(text).ok()
@@ -1766,7 +1799,36 @@ mod tests {
 
         let reason = only_problem_at(&document, "$.services[0].resources[2].quantity");
 
-        assert!(reason.contains("larger than 1000000000000000"), "{reason}");
+        assert!(
+            reason.contains("more than 1000000000000000 GB once converted"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_quantity_above_the_limit_only_in_the_billing_unit_is_refused() {
+        let document = with(
+            valid(),
+            "/services/0/resources/2",
+            json!({"kind": "storage", "quantity": 999_999_999_999_999_u64, "unit": "TiB"}),
+        );
+
+        let reason = only_problem_at(&document, "$.services[0].resources[2].quantity");
+
+        assert!(
+            reason.contains("999999999999999 TiB is more than 1000000000000000 GB"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_tiny_number_says_how_many_decimals_are_kept() {
+        let number: Value = serde_json::from_str("1e-30").unwrap();
+        let document = with(valid(), "/services/0/resources/2/quantity", number);
+
+        let reason = only_problem_at(&document, "$.services[0].resources[2].quantity");
+
+        assert!(reason.contains("28 digits after the point"), "{reason}");
     }
 
     #[test]
@@ -1776,7 +1838,7 @@ mod tests {
 
         let reason = only_problem_at(&document, "$.services[0].resources[2].quantity");
 
-        assert!(reason.contains("28 significant digits"), "{reason}");
+        assert!(reason.contains("28 significant digits in all"), "{reason}");
     }
 
     #[test]
@@ -1902,8 +1964,8 @@ mod tests {
         document["services"][0]["resources"] = json!([
             {"kind": "cpu", "quantity": 2, "unit": "count"},
             {"kind": "ram", "quantity": 4, "unit": "GiB"},
-            {"kind": "storage", "quantity": MAX_QUANTITY, "unit": "GiB"},
-            {"kind": "storage", "quantity": 1, "unit": "GiB"}
+            {"kind": "storage", "quantity": MAX_QUANTITY, "unit": "GB"},
+            {"kind": "storage", "quantity": 1, "unit": "GB"}
         ]);
 
         let reason = only_problem_at(&document, "$.services[0].resources[3].quantity");

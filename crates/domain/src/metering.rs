@@ -72,6 +72,11 @@ impl Rounding {
 
     /// Rounds `quantity` by this rule. An increment that is not greater than zero (which
     /// [`MeteringRules::validate`] refuses) leaves the quantity exact rather than guessing.
+    ///
+    /// A quantity within [`SNAP_TOLERANCE`] (relative) of a whole number of increments counts
+    /// as exactly that number before it is rounded, so 20.0000001 GiB bills as 20 GiB, not 21.
+    /// Sources that compute sizes in floating point produce such noise; a real started unit is
+    /// never that small a share of the total. A quantity is never snapped down to zero.
     pub fn apply(self, quantity: Decimal) -> Decimal {
         let increment = self.increment();
         if increment <= Decimal::ZERO {
@@ -84,6 +89,7 @@ impl Rounding {
         };
         let steps = quantity
             .checked_div(increment)
+            .map(snap_to_whole)
             .map(|steps| steps.round_dp_with_strategy(0, strategy));
 
         // Only totals near Decimal::MAX can overflow here; they are returned unrounded, which
@@ -92,6 +98,35 @@ impl Rounding {
             .and_then(|steps| steps.checked_mul(increment))
             .unwrap_or(quantity)
             .normalize()
+    }
+}
+
+/// How close, relative to its size, a number of increments must be to a whole number to be
+/// taken as that whole number before rounding: one millionth. 20.0000001 is within it of 20
+/// (and bills 20); 20.001 is not (and bills 21 when rounding up).
+pub const SNAP_TOLERANCE: Decimal = Decimal::from_parts(1, 0, 0, false, 6);
+
+/// The most the snap may move a quantity, in increments: a thousandth of one. It keeps the
+/// relative tolerance from swallowing a real part of a unit on very large totals (a millionth
+/// of 600,000 GiB would be 0.6 GiB).
+pub const SNAP_MAX: Decimal = Decimal::from_parts(1, 0, 0, false, 3);
+
+/// The whole number nearest to `steps` when `steps` is within the snap tolerance of it
+/// ([`SNAP_TOLERANCE`] of that whole number, at most [`SNAP_MAX`]), else `steps` unchanged.
+/// Zero is never a snap target, so a tiny positive quantity still bills a started unit.
+fn snap_to_whole(steps: Decimal) -> Decimal {
+    let whole = steps.round();
+    if whole.is_zero() {
+        return steps;
+    }
+    let tolerance = whole
+        .abs()
+        .checked_mul(SNAP_TOLERANCE)
+        .map_or(SNAP_MAX, |tolerance| tolerance.min(SNAP_MAX));
+    if (steps - whole).abs() <= tolerance {
+        whole
+    } else {
+        steps
     }
 }
 
@@ -459,6 +494,61 @@ mod tests {
         assert_eq!(rounding.apply(dec("4.01")), dec("5"));
         assert_eq!(rounding.apply(dec("4")), dec("4"));
         assert_eq!(rounding.apply(dec("0")), dec("0"));
+    }
+
+    #[test]
+    fn floating_point_noise_next_to_a_whole_unit_does_not_bill_another_unit() {
+        let up = Rounding::default();
+        let nearest = Rounding::Nearest {
+            increment: Decimal::ONE,
+        };
+        let halves = Rounding::Up {
+            increment: dec("0.5"),
+        };
+
+        assert_eq!(up.apply(dec("20.0000001")), dec("20"));
+        assert_eq!(up.apply(dec("19.9999999")), dec("20"));
+        assert_eq!(nearest.apply(dec("20.0000001")), dec("20"));
+        assert_eq!(halves.apply(dec("4.50000001")), dec("4.5"));
+        assert_eq!(up.apply(dec("20.001")), dec("21"));
+        assert_eq!(up.apply(dec("0.0000001")), dec("1"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn noise_within_the_tolerance_never_changes_the_billed_quantity(
+            whole in 1u32..1_000_000,
+            noise_thousandths in -999i64..=999,
+            increment_tenths in 1u32..=20,
+        ) {
+            let increment = Decimal::new(i64::from(increment_tenths), 1);
+            let rounding = Rounding::Up { increment };
+            let exact = Decimal::from(whole) * increment;
+            // A noise of up to 0.999 of the tolerance, above or below the exact quantity.
+            let tolerance = (Decimal::from(whole) * SNAP_TOLERANCE).min(SNAP_MAX) * increment;
+            let noise = tolerance * Decimal::new(noise_thousandths, 3);
+
+            let billed = rounding.apply(exact + noise);
+
+            proptest::prop_assert_eq!(billed, exact.normalize());
+        }
+
+        #[test]
+        fn rounding_up_never_bills_less_than_a_quantity_beyond_the_tolerance(
+            cents in 1i64..100_000_000,
+        ) {
+            let quantity = Decimal::new(cents, 2);
+            let billed = Rounding::default().apply(quantity);
+            let whole = quantity.round();
+            let within = snap_to_whole(quantity) == whole;
+
+            if within {
+                proptest::prop_assert_eq!(billed, whole);
+            } else {
+                proptest::prop_assert!(billed >= quantity);
+                proptest::prop_assert!(billed - quantity < Decimal::ONE);
+            }
+        }
     }
 
     #[test]

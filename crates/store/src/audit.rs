@@ -21,6 +21,11 @@ pub enum AuditOperation {
     CreateChildAgreement,
     /// A child agreement was ended.
     EndChildAgreement,
+    /// A child agreement was renamed (its service's name changed).
+    RenameChildAgreement,
+    /// A child agreement written by another hyalto installation was taken over (its notes
+    /// now name this installation).
+    TakeOverChildAgreement,
     /// A master agreement was created (the optional `map --create-agreement` convenience).
     CreateMasterAgreement,
     /// An addition was created.
@@ -39,12 +44,20 @@ pub enum AuditOperation {
 }
 
 impl AuditOperation {
-    const NAMED: [(AuditOperation, &'static str); 8] = [
+    const NAMED: [(AuditOperation, &'static str); 10] = [
         (
             AuditOperation::CreateChildAgreement,
             "create_child_agreement",
         ),
         (AuditOperation::EndChildAgreement, "end_child_agreement"),
+        (
+            AuditOperation::RenameChildAgreement,
+            "rename_child_agreement",
+        ),
+        (
+            AuditOperation::TakeOverChildAgreement,
+            "take_over_child_agreement",
+        ),
         (
             AuditOperation::CreateMasterAgreement,
             "create_master_agreement",
@@ -196,4 +209,37 @@ impl Default for AuditFilter {
             limit: 100,
         }
     }
+}
+
+/// A cancellation or end hyalto is about to send, recorded before it is sent.
+///
+/// The audit entry of a write is appended once its outcome is known; a process that stops in
+/// between leaves none. The intent, written first, still says which date hyalto chose for the
+/// record, so the next sync can tell its own unfinished write from a hand edit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WriteIntent {
+    /// When it was recorded.
+    pub at: DateTime<Utc>,
+    /// The sync run about to send it.
+    pub run: Option<RunId>,
+    /// The customer it is for.
+    pub customer: Option<CustomerId>,
+    /// What is about to be sent.
+    pub operation: AuditOperation,
+    /// The kind of ConnectWise record, such as `agreement` or `addition`.
+    pub target_kind: String,
+    /// ConnectWise id of the record.
+    pub target_id: i64,
+    /// The fields about to be sent, under their ConnectWise names.
+    pub sent: serde_json::Value,
+}
+
+/// What hyalto sent, or was about to send, to one record: from an audit entry of the write
+/// (whatever its outcome) or from a [`WriteIntent`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct OwnWrite {
+    /// ConnectWise id of the record.
+    pub target_id: i64,
+    /// The record ConnectWise returned, or the fields sent, under their ConnectWise names.
+    pub sent: serde_json::Value,
 }

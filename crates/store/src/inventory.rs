@@ -119,4 +119,27 @@ pub struct SnapshotReport {
     pub gone: Vec<ServiceId>,
     /// Usage history rows written.
     pub history_rows: usize,
+    /// What was undone of a future-dated snapshot that this one replaced, when it replaced one
+    /// (see [`Store::apply_snapshot_replacing_future`](crate::Store::apply_snapshot_replacing_future)).
+    pub replaced_future: Option<FutureSnapshotReplaced>,
+}
+
+/// What replacing a future-dated snapshot changed before the replacing snapshot was applied.
+///
+/// Every instant of the source later than the replacing snapshot's `taken_at` is brought back
+/// to it, and services the future snapshot marked gone are present again until a snapshot says
+/// otherwise, so the store reads as if the future snapshot had been taken at the replacing
+/// snapshot's time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FutureSnapshotReplaced {
+    /// When the replaced snapshot claimed to be taken.
+    pub future_taken_at: DateTime<Utc>,
+    /// Services whose first seen, last seen or customer-since instant was brought back.
+    pub services_redated: usize,
+    /// Services the future snapshot had marked gone, present again.
+    pub services_unburied: Vec<ServiceId>,
+    /// Usage history rows whose observation instant was brought back.
+    pub history_redated: usize,
+    /// Customers whose first or last seen instant was brought back.
+    pub customers_redated: usize,
 }

@@ -48,20 +48,27 @@ pub mod links;
 pub mod mapping;
 pub mod runs;
 pub mod secret;
+pub mod sources;
 mod sqlite;
+pub mod users;
 
 use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use hyalto_domain::{CustomerId, MeterKey, ServiceId, Snapshot};
+use hyalto_domain::{CustomerId, MeterKey, ServiceId, Snapshot, SourceId};
+use secrecy::SecretString;
 
-pub use audit::{AuditEntry, AuditFilter, AuditId, AuditOperation, AuditStatus, NewAuditEntry};
+pub use audit::{
+    AuditEntry, AuditFilter, AuditId, AuditOperation, AuditStatus, NewAuditEntry, OwnWrite,
+    WriteIntent,
+};
 pub use connection::StoredConnection;
 pub use cw_cache::{CachedRecord, CwRecordKind, UnknownRecordKind};
 pub use error::StoreError;
 pub use inventory::{
-    CustomerSummary, Presence, ServiceRecord, SnapshotReport, SourceState, UsageObservation,
+    CustomerSummary, FutureSnapshotReplaced, Presence, ServiceRecord, SnapshotReport, SourceState,
+    UsageObservation,
 };
 pub use lease::{HolderProcess, SyncLease, new_holder_id, this_host};
 pub use links::{AdditionLink, AdditionState, AgreementLink, Links, Recorded};
@@ -69,8 +76,16 @@ pub use mapping::{
     CompanyMapping, DriftPolicy, MappingOptions, ProductMapping, QuantityChangeMode, UnknownOption,
 };
 pub use runs::{NewRun, RunCounts, RunFinish, RunId, RunOutcome, SyncRun};
-pub use secret::{KEY_FILE_NAME, KeyEncryptionKey, KeySource, SECRET_KEY_ENV, SecretError};
+pub use secret::{
+    KEY_FILE_NAME, KeyEncryptionKey, KeySource, OLD_KEY_FILE_NAME, ResealReport, SECRET_KEY_ENV,
+    SealState, SealedSecret, SecretError,
+};
+pub use sources::{CollectionAttempt, SavedSource, SourceKind};
 pub use sqlite::{DATABASE_FILE_NAME, SqliteStore};
+pub use users::{
+    ApiTokenInfo, NewApiToken, NewSession, NewUser, RecordRefresh, RefreshOutcome, Session, User,
+    UserCredentials, UserId,
+};
 
 /// The result of every store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -93,6 +108,19 @@ pub trait Store: Send + Sync {
     /// encrypted it.
     fn load_connection(&self)
     -> impl Future<Output = StoreResult<Option<StoredConnection>>> + Send;
+
+    /// Every sealed value the store keeps (today the ConnectWise private key, when one is
+    /// stored), with which key opens it; never the values themselves.
+    fn sealed_secrets(&self) -> impl Future<Output = StoreResult<Vec<SealedSecret>>> + Send;
+
+    /// Re-seals every sealed value under `new_key`, in one transaction: afterwards they all
+    /// open under `new_key` and none under the key the store was opened with (unless both are
+    /// the same). Values that already open under `new_key` are left as they are, so a rotation
+    /// cut short can be run again. Fails, changing nothing, if a value opens under neither.
+    fn reseal_secrets(
+        &self,
+        new_key: &KeyEncryptionKey,
+    ) -> impl Future<Output = StoreResult<ResealReport>> + Send;
 
     // The ConnectWise record cache.
 
@@ -148,6 +176,26 @@ pub trait Store: Send + Sync {
     fn apply_snapshot(
         &self,
         snapshot: &Snapshot,
+    ) -> impl Future<Output = StoreResult<SnapshotReport>> + Send;
+
+    /// Applies a snapshot as [`Store::apply_snapshot`] does, and also accepts one older than
+    /// the source's newest when that newest one is dated after `now`: a snapshot from a
+    /// machine whose clock ran ahead, which would otherwise refuse every real snapshot of the
+    /// source until that date.
+    ///
+    /// Before applying, every instant of the source later than the snapshot's `taken_at`
+    /// (services' first seen, last seen, customer since and gone at, usage history, customers'
+    /// first and last seen, the source's last snapshot) is brought back to `taken_at`, and
+    /// services the future snapshot marked gone are present again, so the snapshot is applied
+    /// over what the future one reported as if it had been taken at `taken_at`. The report's
+    /// `replaced_future` says what was changed; it is `None` when the newest snapshot was not
+    /// newer than this one. A snapshot older than a newest one that is not in the future is
+    /// refused ([`StoreError::StaleSnapshot`]) as by `apply_snapshot`. It all happens in one
+    /// transaction.
+    fn apply_snapshot_replacing_future(
+        &self,
+        snapshot: &Snapshot,
+        now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<SnapshotReport>> + Send;
 
     /// The state of every source that has sent a snapshot, by source id.
@@ -289,6 +337,149 @@ pub trait Store: Send + Sync {
         &self,
         filter: &AuditFilter,
     ) -> impl Future<Output = StoreResult<Vec<AuditEntry>>> + Send;
+
+    // hyalto's own writes, looked up by record, and the installation that writes them.
+
+    /// Records a cancellation or end hyalto is about to send, before it is sent.
+    fn record_write_intent(
+        &self,
+        intent: &WriteIntent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Everything hyalto sent or was about to send as `operation` to the `target_kind` records
+    /// `target_ids`: audit entries of any outcome, and write intents. Looked up by record id
+    /// through an index, however old the entries are.
+    fn own_writes(
+        &self,
+        operation: &AuditOperation,
+        target_kind: &str,
+        target_ids: &[i64],
+    ) -> impl Future<Output = StoreResult<Vec<OwnWrite>>> + Send;
+
+    /// This data dir's installation id, created (random) on the first call and the same ever
+    /// after. hyalto writes it next to the ownership key of every child agreement.
+    fn installation_id(&self) -> impl Future<Output = StoreResult<String>> + Send;
+
+    // Access to the server: users, sessions, API tokens; and the server's record refreshes.
+
+    /// Adds a user. A username already taken (whatever the case) is refused with
+    /// [`StoreError::InvalidInput`].
+    fn create_user(&self, user: &NewUser) -> impl Future<Output = StoreResult<User>> + Send;
+
+    /// The user with this username (whatever the case) and the password hash, for a login.
+    fn user_credentials(
+        &self,
+        username: &str,
+    ) -> impl Future<Output = StoreResult<Option<UserCredentials>>> + Send;
+
+    /// Every user, by username.
+    fn list_users(&self) -> impl Future<Output = StoreResult<Vec<User>>> + Send;
+
+    /// Records a browser session.
+    fn create_session(&self, session: &NewSession) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The session whose token hashes to `token_hash`, unless it expired by `now`.
+    fn session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<Option<Session>>> + Send;
+
+    /// Ends a session (a logout); returns whether there was one.
+    fn delete_session(&self, token_hash: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Removes the sessions that expired by `now`; returns how many.
+    fn delete_expired_sessions(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Records an API token. A name the user already gave a token is refused with
+    /// [`StoreError::InvalidInput`].
+    fn create_api_token(
+        &self,
+        token: &NewApiToken,
+    ) -> impl Future<Output = StoreResult<ApiTokenInfo>> + Send;
+
+    /// The user whose API token hashes to `token_hash`, stamping the token as used at `now`.
+    fn user_by_api_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+
+    /// A user's API tokens (never the tokens themselves), by name.
+    fn api_tokens_of(
+        &self,
+        user: UserId,
+    ) -> impl Future<Output = StoreResult<Vec<ApiTokenInfo>>> + Send;
+
+    /// Records the start of a record refresh and returns its id.
+    fn start_record_refresh(
+        &self,
+        started_at: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<i64>> + Send;
+
+    /// Records how a record refresh ended.
+    fn finish_record_refresh(
+        &self,
+        id: i64,
+        finished_at: DateTime<Utc>,
+        outcome: &RefreshOutcome,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The latest `limit` record refreshes, newest first.
+    fn record_refreshes(
+        &self,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<RecordRefresh>>> + Send;
+
+    /// Forgets the ConnectWise connection (a disconnect); returns whether there was one. The
+    /// cache, the mappings and the history stay.
+    fn remove_connection(&self) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    // Saved inventory sources: the systems hyalto collects from itself.
+
+    /// Saves a source with its password, which is sealed with the key-encryption key. A
+    /// source of the same name is replaced when `replace` is set (keeping its creation time and
+    /// last attempt), and refused with [`StoreError::InvalidInput`] otherwise.
+    fn save_source(
+        &self,
+        source: &SavedSource,
+        password: &SecretString,
+        replace: bool,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Every saved source, by name, without passwords.
+    fn saved_sources(&self) -> impl Future<Output = StoreResult<Vec<SavedSource>>> + Send;
+
+    /// One saved source, without its password.
+    fn saved_source(
+        &self,
+        name: &SourceId,
+    ) -> impl Future<Output = StoreResult<Option<SavedSource>>> + Send;
+
+    /// The opened password of a saved source. Fails with [`SecretError::WrongKey`] when the
+    /// key-encryption key is not the one that sealed it.
+    fn saved_source_password(
+        &self,
+        name: &SourceId,
+    ) -> impl Future<Output = StoreResult<Option<SecretString>>> + Send;
+
+    /// Forgets a saved source; returns whether there was one. The inventory it collected
+    /// stays, as an imported source's does.
+    fn remove_saved_source(
+        &self,
+        name: &SourceId,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Records how a collection of a saved source ended ([`StoreError::NotFound`] if the
+    /// source is not saved).
+    fn record_source_attempt(
+        &self,
+        name: &SourceId,
+        attempt: &CollectionAttempt,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 
     // The sync lease.
 

@@ -63,6 +63,8 @@ pub struct AdditionLink {
     pub quantity: Decimal,
     /// The unit price hyalto last wrote, or `None` when it left the catalog price.
     pub unit_price: Option<Decimal>,
+    /// The unit cost hyalto last wrote, or `None` when it left the catalog cost.
+    pub unit_cost: Option<Decimal>,
     /// The effective date written.
     pub effective_date: NaiveDate,
     /// Active or cancelled.

@@ -64,6 +64,8 @@ pub struct RunCounts {
     pub agreements_created: u64,
     /// Child agreements ended.
     pub agreements_ended: u64,
+    /// Child agreements renamed after their service's name changed.
+    pub agreements_renamed: u64,
     /// Additions created.
     pub additions_created: u64,
     /// Additions whose quantity was updated.

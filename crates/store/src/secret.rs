@@ -9,9 +9,24 @@
 //! drawn afresh on every write; with 192-bit nonces random choice is safe. The purpose of the
 //! value is bound in as associated data, so a sealed value cannot be replayed as another one.
 //!
-//! FIXME(#3): there is no way yet to rotate the key-encryption key (re-seal the stored private
-//! key under a new one); today the user runs `hyalto connectwise configure` again after
-//! replacing the key.
+//! # Rotation
+//!
+//! The key-encryption key is replaced by re-sealing every sealed value under the new key in one
+//! store transaction ([`Store::reseal_secrets`](crate::Store::reseal_secrets)). A new key
+//! given in the environment is the caller's to keep. A new key file is put in place first,
+//! with the old one kept beside it as `secret.key.old` ([`rotate_key_file`]); while that file
+//! exists, a value that does not open under `secret.key` is opened under the old key, so a
+//! rotation cut short at any point leaves every value readable. Once the re-seal is committed
+//! the old file is removed ([`finish_key_file_rotation`]); a rotation cut short is finished by
+//! re-sealing under `secret.key` and removing the old file.
+//!
+//! hyalto supports Unix only: the key file's privacy rests on Unix permission bits, and the
+//! crate refuses to build elsewhere rather than keep a key file it cannot check.
+
+#[cfg(not(unix))]
+compile_error!(
+    "hyalto supports Unix only: the key file's access rights are checked with Unix permission bits"
+);
 
 use std::fmt;
 use std::fs;
@@ -29,6 +44,9 @@ pub const SECRET_KEY_ENV: &str = "HYALTO_SECRET_KEY";
 
 /// The name of the key file in the data dir, used when [`SECRET_KEY_ENV`] is not set.
 pub const KEY_FILE_NAME: &str = "secret.key";
+
+/// The name of the previous key file, kept while a key file rotation is under way.
+pub const OLD_KEY_FILE_NAME: &str = "secret.key.old";
 
 /// Length of the XChaCha20 nonce at the front of every sealed value.
 const NONCE_LEN: usize = 24;
@@ -114,8 +132,9 @@ pub enum SecretError {
     #[error(
         "the stored {what} cannot be decrypted with the key from {key_source}: it was encrypted \
          with a different key. Restore the key that was in use when it was stored (the {} \
-         environment variable or the key file in the data dir), or store it again with \
-         `hyalto connectwise configure`",
+         environment variable or the key file in the data dir; after `hyalto secret rotate \
+         --new-key-env VAR`, the key that was in VAR), or store it again with `hyalto \
+         connectwise configure`",
         SECRET_KEY_ENV
     )]
     WrongKey {
@@ -124,6 +143,21 @@ pub enum SecretError {
         /// Where the key in use came from.
         key_source: KeySource,
     },
+
+    /// A key file rotation cannot start because the previous one was not finished.
+    #[error(
+        "a previous key rotation was cut short ({} is still there); run `hyalto secret rotate` \
+         again, which finishes it first",
+        path.display()
+    )]
+    RotationUnfinished {
+        /// The old key file left behind.
+        path: PathBuf,
+    },
+
+    /// The new key-encryption key is the one already in use.
+    #[error("the new key-encryption key is the key already in use; give a different one")]
+    SameKey,
 
     /// The sealed value is too short to hold a nonce and a tag.
     #[error("the stored {what} is damaged ({len} bytes); store it again")]
@@ -137,10 +171,13 @@ pub enum SecretError {
 
 /// The 32-byte key that seals secrets at rest, and where it came from.
 ///
-/// `Debug` shows only the source.
+/// While a key file rotation is unfinished it also holds the previous key, read from
+/// `secret.key.old`, and opens with it what the current key does not open. `Debug` shows only
+/// the sources.
 pub struct KeyEncryptionKey {
     key: SecretBox<[u8; 32]>,
     source: KeySource,
+    previous: Option<Box<KeyEncryptionKey>>,
 }
 
 impl fmt::Debug for KeyEncryptionKey {
@@ -148,13 +185,57 @@ impl fmt::Debug for KeyEncryptionKey {
         f.debug_struct("KeyEncryptionKey")
             .field("key", &"[redacted]")
             .field("source", &self.source)
+            .field("previous", &self.previous)
             .finish()
     }
+}
+
+/// A value the store keeps sealed, and which key opens it. Never holds the value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedSecret {
+    /// What the value is, such as "ConnectWise private key".
+    pub what: &'static str,
+    /// Which key opens it.
+    pub state: SealState,
+}
+
+/// Which key opens a sealed value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SealState {
+    /// The key in use.
+    OpensWithCurrentKey,
+    /// Only the previous key of an unfinished key file rotation.
+    OpensWithPreviousKey,
+    /// Neither: it was sealed under another key (or altered).
+    DoesNotOpen,
+    /// It is too short to be a sealed value.
+    Damaged,
+}
+
+/// What re-sealing under a new key-encryption key did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResealReport {
+    /// Values re-sealed under the new key.
+    pub resealed: Vec<&'static str>,
+    /// Values already sealed under the new key (by a rotation cut short), left as they were.
+    pub already_sealed: Vec<&'static str>,
+}
+
+/// Which key opened a sealed value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenedWith {
+    /// The key in use.
+    Current,
+    /// The previous key of an unfinished key file rotation.
+    Previous,
 }
 
 impl KeyEncryptionKey {
     /// Loads the key from `HYALTO_SECRET_KEY` if it is set, otherwise from `secret.key` in
     /// `data_dir`, creating that file (mode 0600) on first start.
+    ///
+    /// With the key file, a `secret.key.old` left by an unfinished rotation is loaded as the
+    /// previous key.
     pub fn load(data_dir: &Path) -> Result<KeyEncryptionKey, SecretError> {
         match std::env::var_os(SECRET_KEY_ENV) {
             Some(value) => {
@@ -166,8 +247,25 @@ impl KeyEncryptionKey {
                         })?;
                 KeyEncryptionKey::from_env_value(&value)
             }
-            None => KeyEncryptionKey::load_or_create_file(&data_dir.join(KEY_FILE_NAME)),
+            None => KeyEncryptionKey::load_key_files(data_dir),
         }
+    }
+
+    /// Loads the key from `secret.key` in `data_dir` (creating it on first start), with the
+    /// previous key from `secret.key.old` when a key file rotation was cut short. The
+    /// environment variable is not consulted.
+    pub fn load_key_files(data_dir: &Path) -> Result<KeyEncryptionKey, SecretError> {
+        let mut key = KeyEncryptionKey::load_or_create_file(&data_dir.join(KEY_FILE_NAME))?;
+
+        let old_path = data_dir.join(OLD_KEY_FILE_NAME);
+        if old_path.exists() {
+            tracing::warn!(
+                key_file = %old_path.display(),
+                "a key rotation was cut short; run `hyalto secret rotate` to finish it"
+            );
+            key.previous = Some(Box::new(KeyEncryptionKey::read_file(&old_path)?));
+        }
+        Ok(key)
     }
 
     /// Parses the value of `HYALTO_SECRET_KEY` (base64 of 32 bytes; surrounding whitespace is
@@ -179,7 +277,18 @@ impl KeyEncryptionKey {
         Ok(KeyEncryptionKey {
             key,
             source: KeySource::Environment,
+            previous: None,
         })
+    }
+
+    /// Parses the value of the environment variable `variable` as a new key-encryption key
+    /// (base64 of 32 bytes), for a rotation.
+    pub fn from_variable(variable: &str) -> Result<KeyEncryptionKey, SecretError> {
+        let value = std::env::var(variable).map_err(|_| SecretError::InvalidEnvironmentKey {
+            reason: format!("{variable} is not set or not UTF-8"),
+        })?;
+
+        KeyEncryptionKey::from_env_value(&value)
     }
 
     /// Reads the key file at `path`, or creates it with a new random key and mode 0600 if it
@@ -192,6 +301,11 @@ impl KeyEncryptionKey {
             return Ok(key);
         }
 
+        KeyEncryptionKey::read_file(path)
+    }
+
+    /// Reads an existing key file, refusing one that group or others can read.
+    fn read_file(path: &Path) -> Result<KeyEncryptionKey, SecretError> {
         check_key_file_mode(path)?;
         let text = fs::read_to_string(path).map_err(|source| SecretError::KeyFileIo {
             action: "read",
@@ -206,12 +320,23 @@ impl KeyEncryptionKey {
         Ok(KeyEncryptionKey {
             key,
             source: KeySource::File(path.to_owned()),
+            previous: None,
         })
     }
 
     /// Where this key came from.
     pub fn source(&self) -> &KeySource {
         &self.source
+    }
+
+    /// Where the previous key of an unfinished key file rotation came from, if there is one.
+    pub fn previous_source(&self) -> Option<&KeySource> {
+        self.previous.as_deref().map(KeyEncryptionKey::source)
+    }
+
+    /// Whether `other` is the same 32 bytes as this key (sources and previous keys aside).
+    pub fn same_key_as(&self, other: &KeyEncryptionKey) -> bool {
+        self.key.expose_secret() == other.key.expose_secret()
     }
 
     /// Seals `plaintext`, binding `purpose` in as associated data. The result is the nonce
@@ -240,7 +365,40 @@ impl KeyEncryptionKey {
 
     /// Opens a value made by [`KeyEncryptionKey::seal`] with the same `purpose`. `what` names the
     /// value in errors.
+    ///
+    /// A value the key does not open is tried with the previous key of an unfinished rotation.
     pub(crate) fn open(
+        &self,
+        sealed: &[u8],
+        purpose: &[u8],
+        what: &'static str,
+    ) -> Result<Vec<u8>, SecretError> {
+        self.open_telling(sealed, purpose, what)
+            .map(|(opened, _)| opened)
+    }
+
+    /// Opens as [`KeyEncryptionKey::open`] does, and says which key opened the value.
+    pub(crate) fn open_telling(
+        &self,
+        sealed: &[u8],
+        purpose: &[u8],
+        what: &'static str,
+    ) -> Result<(Vec<u8>, OpenedWith), SecretError> {
+        match self.open_with_this_key(sealed, purpose, what) {
+            Ok(opened) => Ok((opened, OpenedWith::Current)),
+            Err(error @ SecretError::WrongKey { .. }) => match &self.previous {
+                Some(previous) => previous
+                    .open_with_this_key(sealed, purpose, what)
+                    .map(|opened| (opened, OpenedWith::Previous))
+                    .map_err(|_| error),
+                None => Err(error),
+            },
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Opens with this key only, not with a previous one.
+    pub(crate) fn open_with_this_key(
         &self,
         sealed: &[u8],
         purpose: &[u8],
@@ -324,6 +482,7 @@ fn create_key_file(path: &Path) -> Result<Option<KeyEncryptionKey>, SecretError>
         Ok(()) => Ok(Some(KeyEncryptionKey {
             key: SecretBox::new(Box::new(key_bytes)),
             source: KeySource::File(path.to_owned()),
+            previous: None,
         })),
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(None),
         Err(source) => Err(SecretError::KeyFileIo {
@@ -377,12 +536,83 @@ fn check_key_file_mode(path: &Path) -> Result<(), SecretError> {
         }
     }
 
-    // FIXME(#3): on non-Unix systems the key file's access rights are not checked; hyalto is
-    // only built and tested on Linux for now.
-    #[cfg(not(unix))]
-    let _ = path;
-
+    // Other systems are refused at build time (see the module documentation), so every key
+    // file hyalto reads has had its rights checked.
     Ok(())
+}
+
+/// Puts a new random key in `secret.key` in `data_dir`, keeping the key in use as
+/// `secret.key.old`, and returns the new key.
+///
+/// Every step leaves a state [`KeyEncryptionKey::load`] reads: the new key is written to a
+/// private temporary file first, the old key file is then linked to `secret.key.old` (so it
+/// exists under that name before `secret.key` changes), and the new file finally replaces
+/// `secret.key` in one rename. Re-seal the stored values under the returned key next, then call
+/// [`finish_key_file_rotation`].
+pub fn rotate_key_file(data_dir: &Path) -> Result<KeyEncryptionKey, SecretError> {
+    let path = data_dir.join(KEY_FILE_NAME);
+    let old_path = data_dir.join(OLD_KEY_FILE_NAME);
+    if old_path.exists() {
+        return Err(SecretError::RotationUnfinished { path: old_path });
+    }
+    let io_error = |action: &'static str, path: &Path| {
+        let path = path.to_owned();
+        move |source| SecretError::KeyFileIo {
+            action,
+            path,
+            source,
+        }
+    };
+
+    // The new key, durable under a name nobody reads.
+    let key_bytes: [u8; 32] = XChaCha20Poly1305::generate_key(&mut OsRng).into();
+    let mut text = BASE64.encode(key_bytes);
+    text.push('\n');
+    let temporary = data_dir.join(format!(".{KEY_FILE_NAME}.new.tmp"));
+    let _ = fs::remove_file(&temporary);
+    write_private_file(&temporary, text.as_bytes()).map_err(io_error("create", &temporary))?;
+
+    // The old key under its second name, then the new key under the first.
+    fs::hard_link(&path, &old_path).map_err(io_error("keep a copy of", &path))?;
+    sync_dir(data_dir).map_err(io_error("record the copy of", &old_path))?;
+    fs::rename(&temporary, &path).map_err(io_error("replace", &path))?;
+    sync_dir(data_dir).map_err(io_error("record the replacement of", &path))?;
+    tracing::info!(key_file = %path.display(), "put a new key-encryption key in place");
+
+    Ok(KeyEncryptionKey {
+        key: SecretBox::new(Box::new(key_bytes)),
+        source: KeySource::File(path),
+        previous: None,
+    })
+}
+
+/// Removes `secret.key.old` once every sealed value opens under `secret.key`; returns whether
+/// there was one.
+pub fn finish_key_file_rotation(data_dir: &Path) -> Result<bool, SecretError> {
+    let old_path = data_dir.join(OLD_KEY_FILE_NAME);
+    match fs::remove_file(&old_path) {
+        Ok(()) => {}
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => {
+            return Err(SecretError::KeyFileIo {
+                action: "remove",
+                path: old_path,
+                source,
+            });
+        }
+    }
+
+    sync_dir(data_dir).map_err(|source| SecretError::KeyFileIo {
+        action: "record the removal of",
+        path: old_path,
+        source,
+    })?;
+    Ok(true)
+}
+
+/// Makes the directory's entries (created, linked, renamed or removed files) durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -537,6 +767,41 @@ mod tests {
         assert!(debug.contains("Environment"), "{debug}");
         assert!(!debug.contains("171"), "{debug}");
         assert!(!debug.contains(&BASE64.encode([0xabu8; 32])), "{debug}");
+    }
+
+    #[test]
+    fn a_rotated_key_file_is_private_and_the_old_key_stays_until_finished() {
+        use std::os::unix::fs::PermissionsExt as _;
+
+        let dir = tempfile::tempdir().unwrap();
+        let old = key_from_file(dir.path());
+        let sealed = old.seal(b"secret", PURPOSE);
+
+        let new = rotate_key_file(dir.path()).unwrap();
+        let mode = fs::metadata(dir.path().join(KEY_FILE_NAME))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        let during = KeyEncryptionKey::load_key_files(dir.path()).unwrap();
+        let finished = finish_key_file_rotation(dir.path()).unwrap();
+        let after = KeyEncryptionKey::load_key_files(dir.path()).unwrap();
+
+        assert_eq!(mode, 0o600);
+        assert!(!new.same_key_as(&old));
+        assert!(during.same_key_as(&new));
+        assert_eq!(
+            during.open_telling(&sealed, PURPOSE, "test value").unwrap(),
+            (b"secret".to_vec(), OpenedWith::Previous)
+        );
+        assert!(finished);
+        assert_eq!(after.previous_source(), None);
+        assert!(after.open(&sealed, PURPOSE, "test value").is_err());
+        assert!(
+            !dir.path()
+                .join(format!(".{KEY_FILE_NAME}.new.tmp"))
+                .exists()
+        );
     }
 
     #[test]

@@ -14,14 +14,14 @@ use std::sync::Mutex;
 
 use chrono::Utc;
 use hyalto_connectwise::models::{
-    Addition, Agreement, AgreementReference, CatalogItemReference, CompanyReference, CwDate,
-    NewAddition, NewAgreement, PatchOperation, Reference,
+    Addition, Agreement, AgreementReference, CatalogItem, CatalogItemReference, CompanyReference,
+    CwDate, NewAddition, NewAgreement, PatchOperation, Reference,
 };
 use hyalto_connectwise::{Client, Error, Field, ListQuery};
 use hyalto_domain::{CustomerId, MeterKey, ServiceId};
 use hyalto_store::{
     AdditionLink, AdditionState, AgreementLink, AuditOperation, AuditStatus, NewAuditEntry, RunId,
-    Store,
+    Store, WriteIntent,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -80,12 +80,31 @@ pub struct AppliedCounts {
     pub cancelled: u64,
     /// Child agreements ended.
     pub ended: u64,
+    /// Child agreements renamed.
+    pub renamed: u64,
     /// Records adopted (link recorded without a write).
     pub adopted: u64,
     /// Writes that failed or whose outcome stayed unknown.
     pub failed: u64,
     /// Operations not attempted because an earlier one they depend on failed.
     pub skipped: u64,
+}
+
+impl AppliedCounts {
+    /// The counts of two applications together.
+    pub fn plus(&self, other: &AppliedCounts) -> AppliedCounts {
+        AppliedCounts {
+            created_agreements: self.created_agreements + other.created_agreements,
+            created_additions: self.created_additions + other.created_additions,
+            updated: self.updated + other.updated,
+            cancelled: self.cancelled + other.cancelled,
+            ended: self.ended + other.ended,
+            renamed: self.renamed + other.renamed,
+            adopted: self.adopted + other.adopted,
+            failed: self.failed + other.failed,
+            skipped: self.skipped + other.skipped,
+        }
+    }
 }
 
 /// State shared by every customer of a run.
@@ -126,6 +145,8 @@ pub struct Applier<'a, S: Store> {
     pub run: RunId,
     /// Shared across the run's customers.
     pub guard: &'a RunGuard,
+    /// This data dir's installation id, written into every child agreement it creates.
+    pub installation: &'a str,
 }
 
 /// The per-customer working state of an application.
@@ -193,7 +214,10 @@ impl<S: Store> Applier<'_, S> {
             }
 
             let succeeded = self.apply_one(&mut work, operation).await;
-            if !succeeded {
+            // A failed rename leaves the old name and blocks nothing: the lines do not depend
+            // on it, and the next sync tries the name again.
+            let blocks = !matches!(operation, Operation::RenameChildAgreement { .. });
+            if !succeeded && blocks {
                 match operation.meter() {
                     Some(meter) => {
                         work.failed_meters
@@ -236,7 +260,7 @@ impl<S: Store> Applier<'_, S> {
                 body.billing_cycle = billing_cycle_id.map(Reference::by_id);
                 body.start_date = Some(CwDate(*start_date));
                 body.no_ending_date_flag = Some(true);
-                body.internal_notes = Some(child_notes(key));
+                body.internal_notes = Some(child_notes(key, self.installation));
 
                 let audit = Audit::new(AuditOperation::CreateChildAgreement, "agreement", reason);
                 let result = self.client.create_agreement(&body).await;
@@ -325,6 +349,7 @@ impl<S: Store> Applier<'_, S> {
                     ownership_key: key.clone(),
                     quantity: addition.quantity.unwrap_or(*quantity),
                     unit_price: *unit_price,
+                    unit_cost: *unit_cost,
                     effective_date: *effective_date,
                     state: AdditionState::Active,
                 };
@@ -395,6 +420,85 @@ impl<S: Store> Applier<'_, S> {
                 true
             }
 
+            Operation::ChangeProduct {
+                service,
+                meter,
+                agreement_id,
+                addition_id,
+                from_product_id,
+                product_id,
+                unit_price,
+                unit_cost,
+                quantity,
+                reason,
+            } => {
+                // Without an override the line takes the catalog item's price and cost, as a
+                // new line would; a PATCH of the product alone keeps the old item's.
+                let (price, cost) = match (unit_price, unit_cost) {
+                    (Some(price), Some(cost)) => (*price, *cost),
+                    _ => {
+                        let Some(item) = self.catalog_item(work, *product_id, reason).await else {
+                            return false;
+                        };
+                        (
+                            unit_price.or(item.price).unwrap_or_default(),
+                            unit_cost.or(item.cost).unwrap_or_default(),
+                        )
+                    }
+                };
+                let audit = Audit::new(AuditOperation::UpdateAddition, "addition", reason)
+                    .on(*addition_id)
+                    .with_before(Some(json!({ "product": { "id": from_product_id } })));
+                let patch = [
+                    PatchOperation::replace("product", json!({ "id": product_id })),
+                    PatchOperation::replace("unitPrice", price),
+                    PatchOperation::replace("unitCost", cost),
+                    PatchOperation::replace("quantity", *quantity),
+                ];
+                let result = self
+                    .client
+                    .patch_addition(*agreement_id, *addition_id, &patch)
+                    .await;
+                let check = self.read_addition(*agreement_id, *addition_id, |addition| {
+                    addition.product.as_ref().and_then(|p| p.id) == Some(*product_id)
+                        && addition.quantity == Some(*quantity)
+                });
+                let sent = Some(json!({
+                    "product": { "id": product_id },
+                    "unitPrice": price,
+                    "unitCost": cost,
+                    "quantity": quantity,
+                }));
+                let confirmed = self
+                    .confirm(work, &audit, result, sent, |addition| addition.id, check)
+                    .await;
+                if confirmed.is_none() {
+                    return false;
+                }
+
+                let Some(mut link) = work.addition_links.get(addition_id).cloned() else {
+                    return false;
+                };
+                link.catalog_item_id = *product_id;
+                link.unit_price = *unit_price;
+                link.unit_cost = *unit_cost;
+                link.quantity = *quantity;
+                if !self.record_addition(work, link).await {
+                    return false;
+                }
+                work.counts.updated += 1;
+                tracing::info!(
+                    customer.id = %customer,
+                    service.id = %service,
+                    cw.agreement_id = agreement_id,
+                    cw.addition_id = addition_id,
+                    meter = %meter,
+                    "changed addition {addition_id} from catalog item {from_product_id} to \
+                     {product_id}"
+                );
+                true
+            }
+
             Operation::CancelAddition {
                 service,
                 agreement_id,
@@ -407,6 +511,11 @@ impl<S: Store> Applier<'_, S> {
                     .on(*addition_id)
                     .with_before(Some(json!({ "cancelledDate": null })));
                 let wanted = CwDate(*cancelled_date);
+                let sent = json!({ "cancelledDate": wanted });
+                let intent = (AuditOperation::CancelAddition, "addition", *addition_id);
+                if !self.intend(work, intent, &sent).await {
+                    return false;
+                }
                 let patch = [PatchOperation::replace("cancelledDate", wanted)];
                 let result = self
                     .client
@@ -418,7 +527,7 @@ impl<S: Store> Applier<'_, S> {
                 // The date sent stays in the audit log even when the outcome is unknown: it is
                 // how the next sync recognises this cancellation as hyalto's own (see
                 // `known::OwnChanges`).
-                let sent = Some(json!({ "cancelledDate": wanted }));
+                let sent = Some(sent);
                 let confirmed = self
                     .confirm(work, &audit, result, sent, |addition| addition.id, check)
                     .await;
@@ -446,6 +555,75 @@ impl<S: Store> Applier<'_, S> {
                 true
             }
 
+            Operation::RenameChildAgreement {
+                service,
+                agreement_id,
+                from,
+                to,
+                reason,
+            } => {
+                let audit = Audit::new(AuditOperation::RenameChildAgreement, "agreement", reason)
+                    .on(*agreement_id)
+                    .with_before(Some(json!({ "name": from })));
+                let patch = [PatchOperation::replace("name", to.as_str())];
+                let result = self.client.patch_agreement(*agreement_id, &patch).await;
+                let check = async {
+                    let agreement = self.client.agreement(*agreement_id).await.ok()?;
+                    (agreement.name.as_deref() == Some(to.as_str())).then_some(agreement)
+                };
+                let sent = Some(json!({ "name": to }));
+                let confirmed = self
+                    .confirm(work, &audit, result, sent, |agreement| agreement.id, check)
+                    .await;
+                if confirmed.is_none() {
+                    return false;
+                }
+
+                work.counts.renamed += 1;
+                tracing::info!(
+                    customer.id = %customer,
+                    service.id = %service,
+                    cw.agreement_id = agreement_id,
+                    "renamed child agreement {agreement_id} to \"{to}\""
+                );
+                true
+            }
+
+            Operation::TakeOverChildAgreement {
+                service,
+                agreement_id,
+                from_installation,
+                notes,
+                reason,
+            } => {
+                let audit = Audit::new(AuditOperation::TakeOverChildAgreement, "agreement", reason)
+                    .on(*agreement_id)
+                    .with_before(Some(json!({ "installation": from_installation })));
+                let patch = [PatchOperation::replace("internalNotes", notes.as_str())];
+                let result = self.client.patch_agreement(*agreement_id, &patch).await;
+                let check = async {
+                    let agreement = self.client.agreement(*agreement_id).await.ok()?;
+                    (agreement.internal_notes.as_deref() == Some(notes.as_str()))
+                        .then_some(agreement)
+                };
+                let sent = Some(json!({ "internalNotes": notes }));
+                let confirmed = self
+                    .confirm(work, &audit, result, sent, |agreement| agreement.id, check)
+                    .await;
+                if confirmed.is_none() {
+                    return false;
+                }
+
+                tracing::info!(
+                    customer.id = %customer,
+                    service.id = %service,
+                    cw.agreement_id = agreement_id,
+                    "took over child agreement {agreement_id} from installation \
+                     {from_installation}"
+                );
+                true
+            }
+
             Operation::EndChildAgreement {
                 service,
                 agreement_id,
@@ -456,6 +634,15 @@ impl<S: Store> Applier<'_, S> {
                     .on(*agreement_id)
                     .with_before(Some(json!({ "endDate": null, "noEndingDateFlag": true })));
                 let wanted = CwDate(*end_date);
+                let sent = json!({ "endDate": wanted, "noEndingDateFlag": false });
+                let intent = (
+                    AuditOperation::EndChildAgreement,
+                    "agreement",
+                    *agreement_id,
+                );
+                if !self.intend(work, intent, &sent).await {
+                    return false;
+                }
                 let patch = [
                     PatchOperation::replace("endDate", wanted),
                     PatchOperation::replace("noEndingDateFlag", false),
@@ -465,7 +652,7 @@ impl<S: Store> Applier<'_, S> {
                     let agreement = self.client.agreement(*agreement_id).await.ok()?;
                     (agreement.end_date == Some(wanted)).then_some(agreement)
                 };
-                let sent = Some(json!({ "endDate": wanted, "noEndingDateFlag": false }));
+                let sent = Some(sent);
                 let confirmed = self
                     .confirm(work, &audit, result, sent, |agreement| agreement.id, check)
                     .await;
@@ -535,6 +722,7 @@ impl<S: Store> Applier<'_, S> {
                 product_id,
                 quantity,
                 unit_price,
+                unit_cost,
                 effective_date,
                 key,
                 cancelled_on,
@@ -549,6 +737,7 @@ impl<S: Store> Applier<'_, S> {
                     ownership_key: key.clone(),
                     quantity: *quantity,
                     unit_price: *unit_price,
+                    unit_cost: *unit_cost,
                     effective_date: *effective_date,
                     state: match cancelled_on {
                         Some(on) => AdditionState::Cancelled { on: *on },
@@ -618,6 +807,36 @@ impl<S: Store> Applier<'_, S> {
         }
     }
 
+    /// Reads a catalog item for its price and cost; a failure is counted and reported, and
+    /// the write that needed it waits for the next sync.
+    async fn catalog_item(
+        &self,
+        work: &mut Work<'_>,
+        product_id: i64,
+        reason: &str,
+    ) -> Option<CatalogItem> {
+        let query = ListQuery::filter(Field::new("id").eq(product_id));
+        let found = match self.client.catalog_items(&query).await {
+            Ok(items) => items.into_iter().find(|item| item.id == product_id),
+            Err(error) => {
+                work.counts.failed += 1;
+                work.errors.push(format!(
+                    "could not read catalog item {product_id} ({reason}): {error}; the next sync \
+                     tries again"
+                ));
+                return None;
+            }
+        };
+        if found.is_none() {
+            work.counts.failed += 1;
+            work.errors.push(format!(
+                "catalog item {product_id} does not exist in ConnectWise; map the meter to an \
+                 existing item with `hyalto connectwise products`"
+            ));
+        }
+        found
+    }
+
     /// Reads an addition back and keeps it when `applied` holds.
     async fn read_addition(
         &self,
@@ -670,6 +889,43 @@ impl<S: Store> Applier<'_, S> {
         work.counts.failed += 1;
         work.errors.push(error.to_string());
         false
+    }
+
+    /// Records the cancellation or end about to be sent to a record, before it is sent: if
+    /// hyalto stops after ConnectWise saved it and before its audit entry, the next sync still
+    /// knows the date was its own (see `known::OwnChanges`). Without that record nothing is
+    /// sent, and the failure is counted.
+    async fn intend(
+        &self,
+        work: &mut Work<'_>,
+        (operation, target_kind, target_id): (AuditOperation, &str, i64),
+        sent: &serde_json::Value,
+    ) -> bool {
+        let intent = WriteIntent {
+            at: Utc::now(),
+            run: Some(self.run),
+            customer: Some(work.plan.customer.clone()),
+            operation,
+            target_kind: target_kind.to_owned(),
+            target_id,
+            sent: sent.clone(),
+        };
+        if let Err(error) = self.store.record_write_intent(&intent).await {
+            tracing::error!(
+                customer.id = %work.plan.customer,
+                error = %error,
+                "could not record the intent of {}; nothing was sent",
+                intent.operation
+            );
+            work.errors.push(format!(
+                "{error}; {} of {target_kind} {target_id} was not sent, so the next sync tries \
+                 again",
+                intent.operation
+            ));
+            work.counts.failed += 1;
+            return false;
+        }
+        true
     }
 
     /// Finds a running child of `parent` carrying `key`.

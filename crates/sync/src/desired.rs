@@ -50,6 +50,13 @@ pub struct DesiredService {
     pub start_date: NaiveDate,
     /// The day it was found gone in the billing time zone; `None` while present.
     pub gone_on: Option<NaiveDate>,
+    /// Whether it runs: anything but a stopped (off or suspended) VM. A running service's CPU
+    /// or RAM dropping to zero is held by the plausibility guard.
+    pub running: bool,
+    /// Whether it moved here from another customer during its current life (the snapshot
+    /// that showed it with this customer came after the one that first reported it). Only
+    /// such a service can still be billed on another customer's child agreement.
+    pub moved_here: bool,
     /// What it bills, in metering order. A gone service keeps the meters it had when last
     /// seen: they bill nothing, but let the planner recognise its records in ConnectWise.
     pub meters: Vec<DesiredMeter>,
@@ -151,6 +158,8 @@ fn desired_service(
         // `customer_since` is never before `first_seen`; the max only guards odd data.
         start_date: billing_date(record.customer_since.max(record.first_seen), tz),
         gone_on,
+        running: !service.is_stopped_vm(),
+        moved_here: record.customer_since > record.first_seen,
         meters,
     }
 }

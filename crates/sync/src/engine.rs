@@ -1,6 +1,6 @@
 //! The engine: reads state, plans, applies, and records runs under the sync lease.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -21,7 +21,9 @@ use crate::apply::{AppliedCounts, Applier, RunGuard};
 use crate::desired::{billing_date, desired_customer};
 use crate::error::SyncError;
 use crate::known::{KnownCustomer, read_known};
-use crate::plan::{CustomerPlan, CustomerStatus, Plan, PlanContext, plan_customer};
+use crate::plan::{
+    Ceilings, ChangeGuard, CustomerPlan, CustomerStatus, Finding, Plan, PlanContext, plan_customer,
+};
 
 /// How long the sync lease lasts without renewal; a crashed sync blocks others this long.
 pub const LEASE_TTL: Duration = Duration::from_secs(600);
@@ -44,6 +46,12 @@ pub struct SyncConfig {
     /// The child agreement name: `{customer}`, `{kind}`, `{service}` and `{service_id}` are
     /// replaced, and the result is cut to 100 characters. Default `{kind}: {service}`.
     pub agreement_name_template: String,
+    /// Quantity changes too large to write without confirmation. Default: more than 10x and
+    /// more than 100 units apart, or a running service's CPU or RAM dropping to zero.
+    pub change_guard: ChangeGuard,
+    /// Quantities too large to write without confirmation, first or not, per resource.
+    /// Default 1024 vCPUs, 65,536 GiB of RAM, 1,048,576 GiB of storage.
+    pub ceilings: Ceilings,
 }
 
 impl Default for SyncConfig {
@@ -54,6 +62,8 @@ impl Default for SyncConfig {
             removal_hold_share: Decimal::new(5, 1),
             concurrency: 4,
             agreement_name_template: "{kind}: {service}".to_owned(),
+            change_guard: ChangeGuard::default(),
+            ceilings: Ceilings::default(),
         }
     }
 }
@@ -67,8 +77,13 @@ pub struct SyncOptions {
     pub customer: Option<CustomerId>,
     /// Customers whose held removals are confirmed.
     pub confirm_removals: Vec<CustomerId>,
+    /// Customers whose held implausible quantity changes are confirmed (for this run).
+    pub confirm_changes: Vec<CustomerId>,
     /// Take over additions hyalto does not own for the same product on its child agreements.
     pub adopt_unowned: bool,
+    /// Installations (other data dirs) whose child agreements are adopted and rewritten as
+    /// this installation's.
+    pub take_over: Vec<String>,
     /// The current time; "today" is its date in the billing time zone. Injected for tests.
     pub now: DateTime<Utc>,
 }
@@ -80,7 +95,9 @@ impl SyncOptions {
             dry_run: false,
             customer: None,
             confirm_removals: Vec::new(),
+            confirm_changes: Vec::new(),
             adopt_unowned: false,
+            take_over: Vec::new(),
             now,
         }
     }
@@ -137,10 +154,12 @@ pub struct RunReport {
     pub cancelled: u64,
     /// Child agreements ended.
     pub ended: u64,
+    /// Child agreements renamed.
+    pub renamed: u64,
     /// Records adopted (found by key, taken over, or brought up to date in the store).
     pub adopted: u64,
-    /// Differences reported and left alone: drift under the report policy, lines hyalto does
-    /// not own, records changed by hand that are not written again.
+    /// Findings reported (one per line of the plan's findings): differences left alone, held
+    /// changes and removals, unmapped meters, services waiting for another customer.
     pub reported: u64,
     /// Writes that failed or whose outcome stayed unknown.
     pub writes_failed: u64,
@@ -166,6 +185,7 @@ pub struct SyncEngine<S: Store> {
 
 /// What every customer's planning shares.
 struct Inputs {
+    installation: String,
     mappings: Vec<CompanyMapping>,
     sources: Vec<SourceState>,
     products: HashMap<MeterKey, ProductMapping>,
@@ -197,8 +217,65 @@ impl<S: Store> SyncEngine<S> {
         &self.config
     }
 
+    /// Checks that every customer and installation the options name is one the sync can apply
+    /// them to, so that a mistyped confirmation is an error rather than silently ignored.
+    pub async fn validate(&self, opts: &SyncOptions) -> Result<(), SyncError> {
+        let mappings = self.store.list_company_mappings().await?;
+        let mapped: HashSet<&CustomerId> = mappings.iter().map(|m| &m.customer).collect();
+        for (flag, customers) in [
+            ("--confirm-removals", &opts.confirm_removals),
+            ("--confirm-changes", &opts.confirm_changes),
+        ] {
+            for customer in customers {
+                if !mapped.contains(customer) {
+                    return Err(SyncError::InvalidOption {
+                        message: format!(
+                            "{flag} {customer}: no mapped customer has that id, so there is \
+                             nothing to confirm; check the id with `hyalto connectwise \
+                             mappings`"
+                        ),
+                    });
+                }
+                if let Some(only) = &opts.customer
+                    && only != customer
+                {
+                    return Err(SyncError::InvalidOption {
+                        message: format!(
+                            "{flag} {customer} confirms a customer this sync does not look at \
+                             (--customer {only}); sync --customer {customer}, or leave out \
+                             --customer"
+                        ),
+                    });
+                }
+            }
+        }
+
+        let own = self.store.installation_id().await?;
+        for installation in &opts.take_over {
+            if !is_installation_id(installation) {
+                return Err(SyncError::InvalidOption {
+                    message: format!(
+                        "--take-over {installation}: an installation id is hyi- and 16 hex \
+                         digits, as the finding about the other installation shows; copy it \
+                         from there"
+                    ),
+                });
+            }
+            if *installation == own {
+                return Err(SyncError::InvalidOption {
+                    message: format!(
+                        "--take-over {installation} names this installation itself; give the id \
+                         of the other installation the finding names"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Plans a sync without writing anything anywhere.
     pub async fn plan(&self, opts: &SyncOptions) -> Result<Plan, SyncError> {
+        self.validate(opts).await?;
         let inputs = self.inputs(opts).await?;
 
         let planned: Vec<Planned> = futures::stream::iter(&inputs.mappings)
@@ -222,6 +299,7 @@ impl<S: Store> SyncEngine<S> {
         opts: &SyncOptions,
         progress: &(dyn Fn(Progress) + Send + Sync),
     ) -> Result<RunReport, SyncError> {
+        self.validate(opts).await?;
         if opts.dry_run {
             return self.run_leased(None, opts, progress).await;
         }
@@ -289,36 +367,16 @@ impl<S: Store> SyncEngine<S> {
             store: &self.store,
             run: run_id,
             guard: &guard,
+            installation: &inputs.installation,
         };
         let mut results = futures::stream::iter(&inputs.mappings)
             .map(|mapping| {
-                let applier = &applier;
-                let inputs = &inputs;
                 let span = tracing::info_span!("sync_customer", customer.id = %mapping.customer);
-                async move {
-                    let planned = self.plan_one(mapping, inputs, opts).await;
-                    let applies = !opts.dry_run
-                        && matches!(
-                            planned.plan.status,
-                            CustomerStatus::Ready | CustomerStatus::RemovalsHeld { .. }
-                        );
-                    let (counts, errors) = match (&planned.known, applies) {
-                        (Some(known), true) => {
-                            let customer = planned.plan.customer.clone();
-                            let report = |done, total| {
-                                progress(Progress::Operation {
-                                    customer: customer.clone(),
-                                    done,
-                                    total,
-                                })
-                            };
-                            applier.apply(&planned.plan, known, &report).await
-                        }
-                        _ => (AppliedCounts::default(), Vec::new()),
-                    };
-                    (planned.plan, counts, errors)
-                }
-                .instrument(span)
+                // Boxed: the customer's future is large, and the run holds several at once.
+                Box::pin(
+                    self.sync_customer(mapping, &inputs, opts, &applier, progress)
+                        .instrument(span),
+                )
             })
             .buffered(self.config.concurrency.max(1));
 
@@ -331,6 +389,7 @@ impl<S: Store> SyncEngine<S> {
             updated: 0,
             cancelled: 0,
             ended: 0,
+            renamed: 0,
             adopted: 0,
             reported: 0,
             writes_failed: 0,
@@ -342,13 +401,57 @@ impl<S: Store> SyncEngine<S> {
         let mut last_renewal = Instant::now();
         let mut done = 0usize;
         let mut results_json = Vec::with_capacity(total);
-        while let Some((plan, counts, errors)) = results.next().await {
+        let in_run: HashSet<&CustomerId> = inputs.mappings.iter().map(|m| &m.customer).collect();
+        let mut waiting: Vec<(CustomerPlan, AppliedCounts, Vec<String>)> = Vec::new();
+        let mut first_pass_done = false;
+        loop {
+            let next = if first_pass_done {
+                None
+            } else {
+                results.next().await
+            };
+            let (plan, counts, errors) = match next {
+                Some(result) => result,
+                None => {
+                    first_pass_done = true;
+                    let Some((first, counts, errors)) = waiting.pop() else {
+                        break;
+                    };
+                    // A service that moved here from a customer of this run waited for that
+                    // customer's child to end; every other customer is done now, so planned
+                    // again it finds the child ended (unless its removal is held) and the
+                    // move completes in this one run.
+                    let mapping = inputs
+                        .mappings
+                        .iter()
+                        .find(|mapping| mapping.customer == first.customer)
+                        .expect("a waiting customer is one of the run's");
+                    let span =
+                        tracing::info_span!("sync_customer", customer.id = %mapping.customer);
+                    let (second, more, more_errors) = Box::pin(
+                        self.sync_customer(mapping, &inputs, opts, &applier, progress)
+                            .instrument(span),
+                    )
+                    .await;
+                    merge_passes(first, counts, errors, second, more, more_errors)
+                }
+            };
+            let waits_for_this_run = !opts.dry_run
+                && !first_pass_done
+                && plan.findings.iter().any(|finding| {
+                    matches!(finding, Finding::BilledElsewhere { customer, .. }
+                        if in_run.contains(customer) && *customer != plan.customer)
+                });
+            if waits_for_this_run {
+                waiting.push((plan, counts, errors));
+                continue;
+            }
             done += 1;
             let failed = !errors.is_empty() || matches!(plan.status, CustomerStatus::Failed { .. });
             self.tally(&mut report, &plan, &counts, &errors);
             results_json.push(json!({
                 "customer": plan.customer,
-                "status": plan.status.to_string(),
+                "status": plan.status_line(!opts.dry_run),
                 "operations": plan.operations.len(),
                 "findings": plan.findings.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 "errors": errors,
@@ -386,6 +489,7 @@ impl<S: Store> SyncEngine<S> {
             customers_failed: report.failed_customers.len() as u64,
             agreements_created: report.created_agreements,
             agreements_ended: report.ended,
+            agreements_renamed: report.renamed,
             additions_created: report.created_additions,
             additions_updated: report.updated,
             additions_cancelled: report.cancelled,
@@ -418,6 +522,35 @@ impl<S: Store> SyncEngine<S> {
         Ok(report)
     }
 
+    /// Plans one customer from fresh reads and applies the plan right away (unless it is a
+    /// dry run or the customer is not to be written).
+    async fn sync_customer(
+        &self,
+        mapping: &CompanyMapping,
+        inputs: &Inputs,
+        opts: &SyncOptions,
+        applier: &Applier<'_, S>,
+        progress: &(dyn Fn(Progress) + Send + Sync),
+    ) -> (CustomerPlan, AppliedCounts, Vec<String>) {
+        let planned = self.plan_one(mapping, inputs, opts).await;
+        let applies = !opts.dry_run && planned.plan.status.applies();
+        let (counts, errors) = match (&planned.known, applies) {
+            (Some(known), true) => {
+                let customer = planned.plan.customer.clone();
+                let report = |done, total| {
+                    progress(Progress::Operation {
+                        customer: customer.clone(),
+                        done,
+                        total,
+                    })
+                };
+                applier.apply(&planned.plan, known, &report).await
+            }
+            _ => (AppliedCounts::default(), Vec::new()),
+        };
+        (planned.plan, counts, errors)
+    }
+
     /// Adds one customer's outcome to the report.
     fn tally(
         &self,
@@ -431,30 +564,28 @@ impl<S: Store> SyncEngine<S> {
         report.updated += counts.updated;
         report.cancelled += counts.cancelled;
         report.ended += counts.ended;
+        report.renamed += counts.renamed;
         report.adopted += counts.adopted;
         report.writes_failed += counts.failed;
-        report.reported += plan
-            .findings
-            .iter()
-            .filter(|finding| finding.is_left_alone())
-            .count() as u64;
+        report.reported += plan.findings.len() as u64;
 
         match &plan.status {
             CustomerStatus::Skipped { reason } => report
                 .skipped_customers
                 .push((plan.customer.clone(), reason.clone())),
-            CustomerStatus::RemovalsHeld { .. } => report
+            CustomerStatus::RemovalsHeld { .. } | CustomerStatus::ChangesHeld { .. } => report
                 .held_customers
-                .push((plan.customer.clone(), plan.status.to_string())),
+                .push((plan.customer.clone(), plan.status_line(!report.dry_run))),
             CustomerStatus::Failed { error } => report
                 .failed_customers
                 .push((plan.customer.clone(), error.clone())),
             CustomerStatus::Ready => {}
         }
         if !errors.is_empty() {
+            let summary = failed_writes_summary(errors, &report.run_id);
             report
                 .failed_customers
-                .push((plan.customer.clone(), errors.join("; ")));
+                .push((plan.customer.clone(), summary));
         }
     }
 
@@ -507,7 +638,10 @@ impl<S: Store> SyncEngine<S> {
             .map(|mapping| (mapping.key.clone(), mapping))
             .collect();
 
+        let installation = self.store.installation_id().await?;
+
         Ok(Inputs {
+            installation,
             mappings,
             sources,
             products,
@@ -561,6 +695,11 @@ impl<S: Store> SyncEngine<S> {
             removals_confirmed: opts.confirm_removals.contains(&mapping.customer),
             adopt_unowned: opts.adopt_unowned,
             name_template: self.config.agreement_name_template.clone(),
+            change_guard: self.config.change_guard,
+            ceilings: self.config.ceilings,
+            changes_confirmed: opts.confirm_changes.contains(&mapping.customer),
+            installation: inputs.installation.clone(),
+            take_over: opts.take_over.clone(),
         };
 
         // A skipped customer needs no ConnectWise reads at all.
@@ -593,5 +732,85 @@ impl<S: Store> SyncEngine<S> {
             plan,
             known: Some(known),
         }
+    }
+}
+
+/// One customer's outcome over two passes of a run: what both applied, the operations of both,
+/// and the findings and status of the second, which saw the state the first pass left.
+fn merge_passes(
+    first: CustomerPlan,
+    counts: AppliedCounts,
+    mut errors: Vec<String>,
+    second: CustomerPlan,
+    more: AppliedCounts,
+    more_errors: Vec<String>,
+) -> (CustomerPlan, AppliedCounts, Vec<String>) {
+    let mut plan = second;
+    let mut operations = first.operations;
+    operations.append(&mut plan.operations);
+    plan.operations = operations;
+    errors.extend(more_errors);
+    (plan, counts.plus(&more), errors)
+}
+
+/// Whether `text` has the shape of an installation id: `hyi-` and 16 lowercase hex digits.
+fn is_installation_id(text: &str) -> bool {
+    text.strip_prefix("hyi-").is_some_and(|hex| {
+        hex.len() == 16
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// One line for a customer's failed writes. During an outage every write fails with the same
+/// cause, so the line gives the count and the first message instead of repeating the cause once
+/// per write; the audit log holds each write's own answer.
+fn failed_writes_summary(errors: &[String], run_id: &RunId) -> String {
+    match errors {
+        [] => String::new(),
+        [only] => only.clone(),
+        [first, ..] => {
+            let mut distinct: Vec<&String> = errors.iter().collect();
+            distinct.sort();
+            distinct.dedup();
+            format!(
+                "{} writes failed ({} distinct error(s)); the first: {first}; \
+                 `hyalto audit --run {run_id}` shows each",
+                errors.len(),
+                distinct.len(),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod failed_writes_tests {
+    use super::*;
+
+    #[test]
+    fn many_failed_writes_are_summarised_once_with_a_pointer_to_the_audit_log() {
+        let run = RunId(7);
+        let errors = vec![
+            "HTTP 503".to_owned(),
+            "HTTP 503".to_owned(),
+            "HTTP 400".to_owned(),
+        ];
+
+        let line = failed_writes_summary(&errors, &run);
+
+        assert_eq!(line.matches("HTTP 503").count(), 1, "{line}");
+        assert!(
+            line.starts_with("3 writes failed (2 distinct error(s))"),
+            "{line}"
+        );
+        assert!(line.contains("hyalto audit --run 7"), "{line}");
+    }
+
+    #[test]
+    fn a_single_failed_write_keeps_its_own_message() {
+        let errors = vec!["HTTP 503".to_owned()];
+
+        assert_eq!(failed_writes_summary(&errors, &RunId(1)), "HTTP 503");
     }
 }

@@ -31,6 +31,14 @@ pub enum SyncError {
         customer: CustomerId,
     },
 
+    /// A choice of the sync names a customer or installation it cannot apply to; nothing was
+    /// read from ConnectWise or written anywhere.
+    #[error("{message}")]
+    InvalidOption {
+        /// What is wrong and what to write instead.
+        message: String,
+    },
+
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

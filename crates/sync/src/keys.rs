@@ -6,7 +6,11 @@
 //!
 //! - A child agreement carries a line `hyalto-key: hy1-<16 hex>` in `internalNotes`, which
 //!   ConnectWise never prints on an invoice. Its key is a hash of the customer id, the service
-//!   id and the agreement's start date.
+//!   id and the agreement's start date. Next to it, a line `hyalto-installation: hyi-<16 hex>`
+//!   names the hyalto installation (data dir) that wrote it, so that two installations syncing
+//!   the same customers into one ConnectWise never adopt each other's records. The installation
+//!   is not part of the key: after a lost data dir, a new installation finds its records by key
+//!   and takes them over on request.
 //! - An addition carries the key itself, `hy1-<16 hex>`, in `serialNumber` (at most 50
 //!   characters). Its key is a hash of the service id, the meter key and the effective date.
 //!   Invoice templates should not print serial numbers of agreement additions.
@@ -69,9 +73,50 @@ pub fn addition_key(service: &ServiceId, meter: &MeterKey, effective: NaiveDate)
     )
 }
 
-/// The `internalNotes` text of a child agreement carrying `key`.
-pub fn child_notes(key: &str) -> String {
-    format!("{NOTES_LABEL} {key}\nWritten by hyalto; keep this line so hyalto recognises it.")
+/// The label that starts the installation line in a child agreement's `internalNotes`.
+pub const INSTALLATION_LABEL: &str = "hyalto-installation:";
+
+/// The `internalNotes` text of a child agreement carrying `key`, written by `installation`.
+pub fn child_notes(key: &str, installation: &str) -> String {
+    format!(
+        "{NOTES_LABEL} {key}\n{INSTALLATION_LABEL} {installation}\nWritten by hyalto; keep these \
+         lines so hyalto recognises it."
+    )
+}
+
+/// The installation named in a child agreement's `internalNotes`, if a line names one. Notes
+/// written before installations were recorded have none.
+pub fn installation_in_notes(notes: &str) -> Option<&str> {
+    notes.lines().find_map(|line| {
+        let id = line.trim().strip_prefix(INSTALLATION_LABEL)?.trim();
+        (!id.is_empty()).then_some(id)
+    })
+}
+
+/// `notes` with the installation line naming `installation`: an existing installation line is
+/// replaced, else one is added right after the key line (or at the end). Other lines stay.
+pub fn notes_for_installation(notes: &str, installation: &str) -> String {
+    let line = format!("{INSTALLATION_LABEL} {installation}");
+    let mut lines: Vec<String> = Vec::new();
+    let mut placed = false;
+    for existing in notes.lines() {
+        if existing.trim().starts_with(INSTALLATION_LABEL) {
+            if !placed {
+                lines.push(line.clone());
+                placed = true;
+            }
+            continue;
+        }
+        lines.push(existing.to_owned());
+        if !placed && existing.trim().starts_with(NOTES_LABEL) {
+            lines.push(line.clone());
+            placed = true;
+        }
+    }
+    if !placed {
+        lines.push(line);
+    }
+    lines.join("\n")
 }
 
 /// The key in a child agreement's `internalNotes`, if a line carries one.
@@ -132,10 +177,39 @@ mod tests {
 
     #[test]
     fn the_key_is_read_back_from_notes_among_other_lines() {
-        let notes = format!("Call Bob first.\n{}\n", child_notes("hy1-00112233aabbccdd"));
+        let notes = format!(
+            "Call Bob first.\n{}\n",
+            child_notes("hy1-00112233aabbccdd", "hyi-0123456789abcdef")
+        );
 
         assert_eq!(key_in_notes(&notes), Some("hy1-00112233aabbccdd"));
+        assert_eq!(installation_in_notes(&notes), Some("hyi-0123456789abcdef"));
         assert_eq!(key_in_notes("hyalto-key: something else"), None);
         assert_eq!(key_in_notes(""), None);
+        assert_eq!(
+            installation_in_notes("hyalto-key: hy1-00112233aabbccdd"),
+            None
+        );
+    }
+
+    #[test]
+    fn taking_over_rewrites_only_the_installation_line() {
+        let old = format!(
+            "Call Bob first.\n{}",
+            child_notes("hy1-00112233aabbccdd", "hyi-a")
+        );
+        let legacy = "hyalto-key: hy1-00112233aabbccdd\nWritten by hyalto.";
+
+        let taken = notes_for_installation(&old, "hyi-b");
+        let upgraded = notes_for_installation(legacy, "hyi-b");
+
+        assert_eq!(installation_in_notes(&taken), Some("hyi-b"));
+        assert_eq!(key_in_notes(&taken), Some("hy1-00112233aabbccdd"));
+        assert!(taken.starts_with("Call Bob first.\n"));
+        assert!(!taken.contains("hyi-a"));
+        assert_eq!(
+            upgraded,
+            "hyalto-key: hy1-00112233aabbccdd\nhyalto-installation: hyi-b\nWritten by hyalto."
+        );
     }
 }

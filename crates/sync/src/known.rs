@@ -3,18 +3,20 @@
 //! [`read_known`] is the only part of planning that does I/O. It reads, for one mapped
 //! customer: the master agreement, every child agreement under it (all pages), each linked
 //! child that is not under it (by id: a child of a previous master), the additions of every
-//! child hyalto owns (linked, or carrying one of its ownership keys), and the store's links. The planner then works on the result without touching the network. When a linked
-//! record disagrees with its link (cancelled or ended in ConnectWise while the link says it
-//! runs), the audit log is read too, for the cancellations and ends hyalto itself sent
-//! ([`OwnChanges`]).
+//! child hyalto owns (linked, or carrying one of its ownership keys), and the store's links.
+//! The planner then works on the result without touching the network. When a linked record
+//! disagrees with its link (cancelled or ended in ConnectWise while the link says it runs),
+//! the store is asked, for exactly those records, which cancellations and ends hyalto itself
+//! sent or was about to send ([`OwnChanges`]).
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use hyalto_connectwise::models::{Addition, Agreement, CwDate};
 use hyalto_connectwise::{Client, Field, ListQuery};
-use hyalto_domain::{CustomerId, ServiceId};
-use hyalto_store::{AdditionState, AuditFilter, AuditOperation, Links, Store};
+use hyalto_domain::{MeterKey, ServiceId};
+use hyalto_store::{AdditionState, AgreementLink, AuditOperation, Links, Store, UsageObservation};
+use rust_decimal::Decimal;
 
 use crate::desired::{DesiredCustomer, billing_date};
 use crate::error::SyncError;
@@ -94,16 +96,27 @@ pub struct KnownCustomer {
     /// there. Its last day billed here is the day before, so that the new customer, whose
     /// child starts on that day, is not billed for the same day twice.
     pub departures: HashMap<ServiceId, NaiveDate>,
+    /// For each meter of a service already billed here that has something to bill but no
+    /// line: the first day, in the billing time zone, of the meter's current run of non-zero
+    /// observations in the usage history. A line created for it starts on that day (never
+    /// before the service's start here, nor on a day an earlier line of the meter billed).
+    pub meter_since: HashMap<(ServiceId, MeterKey), NaiveDate>,
+    /// For each service that moved here from another customer: the child agreement hyalto
+    /// still bills it on for that customer (an active link), if any. Nothing is created here
+    /// for the service until that child has ended, so it is never billed twice.
+    pub billed_elsewhere: HashMap<ServiceId, AgreementLink>,
 }
 
-/// The cancellations and ends hyalto sent to ConnectWise for a customer, as its audit log
-/// records them (whatever their outcome), with the date each one sent.
+/// The cancellations and ends hyalto sent (or was about to send) to the records that disagree
+/// with their links, with the date each one carried, from the audit log (whatever the
+/// outcome) and the write intents.
 ///
 /// A write whose answer was lost and whose read-back failed too is logged with the date it
 /// sent but never recorded in a link, so the next sync finds the record cancelled or ended in
-/// ConnectWise while the link says it runs. The log is what tells that apart from a hand edit:
-/// a hand edit is not in it. It is read only when some record disagrees with its link, so an
-/// ordinary sync costs no audit read.
+/// ConnectWise while the link says it runs. A process that stopped after sending, before any
+/// audit entry, left the intent it wrote before sending. Those tell it apart from a hand edit,
+/// which is in neither. They are looked up by record id, only for records that disagree, so
+/// an ordinary sync costs no read and an old interrupted write is found as surely as a new one.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OwnChanges {
     /// The `cancelledDate`s sent, by addition id.
@@ -127,11 +140,6 @@ impl OwnChanges {
             .is_some_and(|dates| dates.contains(&date))
     }
 }
-
-/// How many audit entries of one kind are searched for hyalto's own changes. The interrupted
-/// write is normally among the newest; an older one not found is reported as a hand edit,
-/// which a person can look at, rather than guessed.
-const OWN_CHANGES_LOOKBACK: u32 = 10_000;
 
 /// Reads the known state of a customer that is not skipped.
 ///
@@ -158,6 +166,9 @@ pub async fn read_known<S: Store>(
             ..KnownCustomer::default()
         });
     }
+
+    let billed_elsewhere = read_billed_elsewhere(store, desired, &links).await?;
+    let meter_since = read_meter_since(store, desired, &links).await?;
 
     let children = client
         .agreements(&ListQuery::filter(
@@ -194,8 +205,9 @@ pub async fn read_known<S: Store>(
         .map(|child| child.id)
         .collect();
 
-    // FIXME(#3): one additions call per owned child; ConnectWise has no cross-agreement
-    // additions endpoint, so a customer with thousands of services costs thousands of reads.
+    // One additions call per owned child: ConnectWise serves additions only under their
+    // agreement (`/finance/agreements/{id}/additions`) and has no endpoint that lists the
+    // additions of several agreements at once, so this is the fewest reads the API allows.
     let mut additions = HashMap::with_capacity(owned.len());
     for agreement_id in owned {
         let lines = client
@@ -204,11 +216,9 @@ pub async fn read_known<S: Store>(
         additions.insert(agreement_id, lines);
     }
 
-    let own_changes = if disagrees(&links, children.iter().chain(&elsewhere), &additions) {
-        read_own_changes(store, &desired.id).await?
-    } else {
-        OwnChanges::default()
-    };
+    let (ended_children, cancelled_lines) =
+        disagreeing(&links, children.iter().chain(&elsewhere), &additions);
+    let own_changes = read_own_changes(store, &ended_children, &cancelled_lines).await?;
 
     let departures = read_departures(store, desired, &links).await?;
 
@@ -220,7 +230,105 @@ pub async fn read_known<S: Store>(
         links,
         own_changes,
         departures,
+        meter_since,
+        billed_elsewhere,
     })
+}
+
+/// Reads, for each present service that moved here from another customer and has no active
+/// child link here, the active child link another customer still holds for it. Only moved
+/// services can have one, so an ordinary sync reads nothing.
+async fn read_billed_elsewhere<S: Store>(
+    store: &S,
+    desired: &DesiredCustomer,
+    links: &Links,
+) -> Result<HashMap<ServiceId, AgreementLink>, SyncError> {
+    let linked_here: HashSet<&ServiceId> = links
+        .agreements
+        .iter()
+        .map(|recorded| &recorded.link)
+        .filter(|link| link.ended_on.is_none())
+        .map(|link| &link.service)
+        .collect();
+    let mut elsewhere = HashMap::new();
+    for service in &desired.services {
+        if !service.moved_here || service.gone_on.is_some() || linked_here.contains(&service.id) {
+            continue;
+        }
+        let theirs = store.links_for_service(&service.id).await?;
+        let active = theirs
+            .agreements
+            .into_iter()
+            .map(|recorded| recorded.link)
+            .find(|link| link.ended_on.is_none() && link.customer != desired.id);
+        if let Some(link) = active {
+            elsewhere.insert(service.id.clone(), link);
+        }
+    }
+    Ok(elsewhere)
+}
+
+/// Reads the usage history of each present service that is billed here (it has had a line)
+/// and has a mapped meter with a quantity but no active line, and gives the first day of each
+/// such meter's current run of non-zero observations. A line that a failed or interrupted run
+/// never created then starts on the day its meter was first billable, not on the day of the
+/// sync that finally creates it. Other services need no read.
+async fn read_meter_since<S: Store>(
+    store: &S,
+    desired: &DesiredCustomer,
+    links: &Links,
+) -> Result<HashMap<(ServiceId, MeterKey), NaiveDate>, SyncError> {
+    let mut billed: HashSet<&ServiceId> = HashSet::new();
+    let mut active: HashSet<(&ServiceId, &MeterKey)> = HashSet::new();
+    for link in links.additions.iter().map(|recorded| &recorded.link) {
+        billed.insert(&link.service);
+        if link.state == AdditionState::Active {
+            active.insert((&link.service, &link.meter));
+        }
+    }
+
+    let mut since = HashMap::new();
+    for service in &desired.services {
+        if service.gone_on.is_some() || !billed.contains(&service.id) {
+            continue;
+        }
+        let lacking: Vec<&MeterKey> = service
+            .meters
+            .iter()
+            .filter(|meter| meter.product.is_some() && meter.quantity > Decimal::ZERO)
+            .map(|meter| &meter.key)
+            .filter(|key| !active.contains(&(&service.id, *key)))
+            .collect();
+        if lacking.is_empty() {
+            continue;
+        }
+        let history = store.service_history(&service.id).await?;
+        for key in lacking {
+            if let Some(start) = current_run_start(&history, key) {
+                let day = billing_date(start, desired.billing_tz);
+                since.insert((service.id.clone(), key.clone()), day);
+            }
+        }
+    }
+    Ok(since)
+}
+
+/// When the newest run of non-zero observations of a meter's resource began: the oldest
+/// observation after the newest zero (a resource that disappeared is recorded as zero), or
+/// the first observation when there was never a zero.
+fn current_run_start(history: &[UsageObservation], key: &MeterKey) -> Option<DateTime<Utc>> {
+    let mut start = None;
+    for observation in history
+        .iter()
+        .rev()
+        .filter(|observation| observation.resource == key.resource && observation.tier == key.tier)
+    {
+        if observation.quantity.is_zero() {
+            break;
+        }
+        start = Some(observation.observed_at);
+    }
+    start
 }
 
 /// Reads by id each child agreement with an active link that is not among the master's
@@ -281,62 +389,76 @@ async fn read_departures<S: Store>(
     Ok(departures)
 }
 
-/// Whether a record a link says runs is cancelled or ended in ConnectWise.
-fn disagrees<'a>(
+/// The records a link says run that ConnectWise shows otherwise: child agreements ended or
+/// cancelled, and additions cancelled, by id.
+fn disagreeing<'a>(
     links: &Links,
     children: impl Iterator<Item = &'a Agreement>,
     additions: &HashMap<i64, Vec<Addition>>,
-) -> bool {
+) -> (Vec<i64>, Vec<i64>) {
     let ended: HashSet<i64> = children
         .filter(|child| child.end_date.is_some() || child.cancelled_flag == Some(true))
         .map(|child| child.id)
         .collect();
-    let ended_child = links.agreements.iter().any(|recorded| {
-        recorded.link.ended_on.is_none() && ended.contains(&recorded.link.agreement_id)
-    });
-    let cancelled_line = links
+    let ended_children = links
+        .agreements
+        .iter()
+        .map(|recorded| &recorded.link)
+        .filter(|link| link.ended_on.is_none() && ended.contains(&link.agreement_id))
+        .map(|link| link.agreement_id)
+        .collect();
+    let cancelled_lines = links
         .additions
         .iter()
-        .filter(|recorded| recorded.link.state == AdditionState::Active)
-        .any(|recorded| {
+        .map(|recorded| &recorded.link)
+        .filter(|link| link.state == AdditionState::Active)
+        .filter(|link| {
             additions
-                .get(&recorded.link.agreement_id)
+                .get(&link.agreement_id)
                 .into_iter()
                 .flatten()
                 .any(|addition| {
-                    addition.id == recorded.link.addition_id && addition.cancelled_date.is_some()
+                    addition.id == link.addition_id && addition.cancelled_date.is_some()
                 })
-        });
-    ended_child || cancelled_line
+        })
+        .map(|link| link.addition_id)
+        .collect();
+    (ended_children, cancelled_lines)
 }
 
-/// Reads the cancellations and ends hyalto sent for `customer` from the audit log.
+/// Reads what hyalto sent (or was about to send) to exactly the records that disagree with
+/// their links: cancellations of `cancelled_lines` and ends of `ended_children`, from the audit
+/// log and the write intents, by record id. An ordinary sync, where nothing disagrees, reads
+/// nothing.
 async fn read_own_changes<S: Store>(
     store: &S,
-    customer: &CustomerId,
+    ended_children: &[i64],
+    cancelled_lines: &[i64],
 ) -> Result<OwnChanges, SyncError> {
     let mut own = OwnChanges::default();
-    for (operation, field) in [
-        (AuditOperation::CancelAddition, "cancelledDate"),
-        (AuditOperation::EndChildAgreement, "endDate"),
+    for (operation, kind, field, ids) in [
+        (
+            AuditOperation::CancelAddition,
+            "addition",
+            "cancelledDate",
+            cancelled_lines,
+        ),
+        (
+            AuditOperation::EndChildAgreement,
+            "agreement",
+            "endDate",
+            ended_children,
+        ),
     ] {
-        let filter = AuditFilter {
-            customer: Some(customer.clone()),
-            operation: Some(operation.clone()),
-            run: None,
-            limit: OWN_CHANGES_LOOKBACK,
-        };
-        for logged in store.audit_entries(&filter).await? {
-            // `after` holds the record ConnectWise returned, or the body sent when the answer
-            // never came; both carry the date under the same ConnectWise field name.
-            let entry = logged.entry;
-            let Some(id) = entry.target_id else {
-                continue;
-            };
-            let date = entry
-                .after
-                .as_ref()
-                .and_then(|after| after.get(field))
+        if ids.is_empty() {
+            continue;
+        }
+        for write in store.own_writes(&operation, kind, ids).await? {
+            // The record ConnectWise returned, the body sent when the answer never came, and
+            // an intent all carry the date under the same ConnectWise field name.
+            let date = write
+                .sent
+                .get(field)
                 .and_then(|value| serde_json::from_value::<CwDate>(value.clone()).ok());
             let Some(date) = date else {
                 continue;
@@ -345,7 +467,10 @@ async fn read_own_changes<S: Store>(
                 AuditOperation::CancelAddition => &mut own.cancellations,
                 _ => &mut own.ends,
             };
-            dates.entry(id).or_default().insert(date.date());
+            dates
+                .entry(write.target_id)
+                .or_default()
+                .insert(date.date());
         }
     }
     Ok(own)

@@ -19,15 +19,19 @@ use std::fmt;
 
 use chrono::NaiveDate;
 use hyalto_connectwise::models::{Addition, Agreement};
-use hyalto_domain::{CustomerId, MeterKey, ServiceId, ServiceKind};
+use hyalto_domain::{CustomerId, MeterKey, ResourceKind, ServiceId, ServiceKind, Unit};
 use hyalto_store::{
-    AdditionLink, AdditionState, AgreementLink, DriftPolicy, MappingOptions, QuantityChangeMode,
+    AdditionLink, AdditionState, AgreementLink, DriftPolicy, MappingOptions, ProductMapping,
+    QuantityChangeMode,
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::desired::{DesiredCustomer, DesiredMeter, DesiredService, kind_label, meter_label};
-use crate::keys::{KEY_PREFIX, addition_key, child_key, key_in_notes};
+use crate::keys::{
+    KEY_PREFIX, addition_key, child_key, installation_in_notes, key_in_notes,
+    notes_for_installation,
+};
 use crate::known::{KnownCustomer, Master, MasterState, OwnChanges};
 
 /// Everything one sync would do, customer by customer.
@@ -72,6 +76,12 @@ pub enum CustomerStatus {
         vanished: usize,
         /// Services present plus vanished.
         total: usize,
+    },
+    /// Its operations are applied, except the implausible quantity changes, which wait for
+    /// `hyalto sync --confirm-changes CUSTOMER`.
+    ChangesHeld {
+        /// How many changes are held.
+        changes: usize,
     },
     /// Its known state could not be read; nothing is written for it.
     Failed {
@@ -179,6 +189,34 @@ pub enum Operation {
         /// Why, in words.
         reason: String,
     },
+    /// PATCH an addition's product, unit price, unit cost and quantity in place: its meter's
+    /// product mapping changed on or before the day the line starts, so no day it billed
+    /// needs the old product.
+    ChangeProduct {
+        /// The service.
+        service: ServiceId,
+        /// The meter.
+        meter: MeterKey,
+        /// The child agreement.
+        agreement_id: i64,
+        /// The addition.
+        addition_id: i64,
+        /// The catalog item it has now.
+        from_product_id: i64,
+        /// The catalog item written.
+        product_id: i64,
+        /// The unit price override written (`None`: the catalog item's price).
+        #[serde(with = "rust_decimal::serde::arbitrary_precision_option")]
+        unit_price: Option<Decimal>,
+        /// The unit cost override written (`None`: the catalog item's cost).
+        #[serde(with = "rust_decimal::serde::arbitrary_precision_option")]
+        unit_cost: Option<Decimal>,
+        /// The quantity written.
+        #[serde(with = "rust_decimal::serde::arbitrary_precision")]
+        quantity: Decimal,
+        /// Why.
+        reason: String,
+    },
     /// PATCH an addition's `cancelledDate` (the last day billed). Never a DELETE.
     CancelAddition {
         /// The service.
@@ -191,6 +229,34 @@ pub enum Operation {
         addition_id: i64,
         /// The last day billed.
         cancelled_date: NaiveDate,
+        /// Why.
+        reason: String,
+    },
+    /// PATCH a child agreement's `name`: its service (or customer) was renamed, so the name the
+    /// template gives differs from the one ConnectWise holds.
+    RenameChildAgreement {
+        /// The service.
+        service: ServiceId,
+        /// The child agreement.
+        agreement_id: i64,
+        /// The name in ConnectWise now.
+        from: String,
+        /// The name written (at most 100 characters).
+        to: String,
+        /// Why.
+        reason: String,
+    },
+    /// PATCH a child agreement's `internalNotes` so that its installation line names this
+    /// installation: its records are taken over from another one (`--take-over`).
+    TakeOverChildAgreement {
+        /// The service.
+        service: ServiceId,
+        /// The child agreement.
+        agreement_id: i64,
+        /// The installation that wrote it.
+        from_installation: String,
+        /// The notes written, with this installation's line.
+        notes: String,
         /// Why.
         reason: String,
     },
@@ -234,9 +300,12 @@ pub enum Operation {
         /// Its quantity in ConnectWise.
         #[serde(with = "rust_decimal::serde::arbitrary_precision")]
         quantity: Decimal,
-        /// Its unit price in ConnectWise.
+        /// The unit price override recorded for it (`None`: the catalog price).
         #[serde(with = "rust_decimal::serde::arbitrary_precision_option")]
         unit_price: Option<Decimal>,
+        /// The unit cost override recorded for it (`None`: the catalog cost).
+        #[serde(with = "rust_decimal::serde::arbitrary_precision_option")]
+        unit_cost: Option<Decimal>,
         /// Its effective date.
         effective_date: NaiveDate,
         /// The ownership key recorded for it.
@@ -255,7 +324,10 @@ impl Operation {
             Operation::CreateChildAgreement { service, .. }
             | Operation::CreateAddition { service, .. }
             | Operation::UpdateQuantity { service, .. }
+            | Operation::ChangeProduct { service, .. }
             | Operation::CancelAddition { service, .. }
+            | Operation::RenameChildAgreement { service, .. }
+            | Operation::TakeOverChildAgreement { service, .. }
             | Operation::EndChildAgreement { service, .. }
             | Operation::AdoptChildAgreement { service, .. }
             | Operation::AdoptAddition { service, .. } => service,
@@ -267,6 +339,7 @@ impl Operation {
         match self {
             Operation::CreateAddition { meter, .. }
             | Operation::UpdateQuantity { meter, .. }
+            | Operation::ChangeProduct { meter, .. }
             | Operation::CancelAddition { meter, .. }
             | Operation::AdoptAddition { meter, .. } => Some(meter),
             _ => None,
@@ -287,7 +360,10 @@ impl Operation {
             Operation::CreateChildAgreement { .. } => "create_child_agreement",
             Operation::CreateAddition { .. } => "create_addition",
             Operation::UpdateQuantity { .. } => "update_quantity",
+            Operation::ChangeProduct { .. } => "change_product",
             Operation::CancelAddition { .. } => "cancel_addition",
+            Operation::RenameChildAgreement { .. } => "rename_child_agreement",
+            Operation::TakeOverChildAgreement { .. } => "take_over_child_agreement",
             Operation::EndChildAgreement { .. } => "end_child_agreement",
             Operation::AdoptChildAgreement { .. } => "adopt_child_agreement",
             Operation::AdoptAddition { .. } => "adopt_addition",
@@ -300,7 +376,10 @@ impl Operation {
             Operation::CreateChildAgreement { reason, .. }
             | Operation::CreateAddition { reason, .. }
             | Operation::UpdateQuantity { reason, .. }
+            | Operation::ChangeProduct { reason, .. }
             | Operation::CancelAddition { reason, .. }
+            | Operation::RenameChildAgreement { reason, .. }
+            | Operation::TakeOverChildAgreement { reason, .. }
             | Operation::EndChildAgreement { reason, .. }
             | Operation::AdoptChildAgreement { reason, .. }
             | Operation::AdoptAddition { reason, .. } => reason,
@@ -325,11 +404,28 @@ impl Operation {
                 to,
                 ..
             } => format!("addition {addition_id}: qty {from} -> {to}"),
+            Operation::ChangeProduct {
+                addition_id,
+                from_product_id,
+                product_id,
+                quantity,
+                ..
+            } => format!(
+                "addition {addition_id}: item {from_product_id} -> {product_id}, qty {quantity}"
+            ),
             Operation::CancelAddition {
                 addition_id,
                 cancelled_date,
                 ..
             } => format!("addition {addition_id}: last day {cancelled_date}"),
+            Operation::RenameChildAgreement {
+                agreement_id, to, ..
+            } => format!("agreement {agreement_id}: name \"{to}\""),
+            Operation::TakeOverChildAgreement {
+                agreement_id,
+                from_installation,
+                ..
+            } => format!("agreement {agreement_id}: from installation {from_installation}"),
             Operation::EndChildAgreement {
                 agreement_id,
                 end_date,
@@ -394,6 +490,7 @@ pub enum Finding {
         services: usize,
     },
     /// A record hyalto wrote was deleted, cancelled or ended in ConnectWise by hand.
+    #[serde(rename = "deleted_in_connectwise")]
     DeletedInConnectWise {
         /// The service.
         service: ServiceId,
@@ -421,8 +518,62 @@ pub enum Finding {
         /// The master agreement the customer is mapped to now.
         master: i64,
     },
+    /// A quantity change too large to be believed without a person's look is held: nothing is
+    /// written for the meter until `hyalto sync --confirm-changes CUSTOMER`.
+    ChangeHeld {
+        /// The customer, whose id confirms the change.
+        customer: CustomerId,
+        /// The service.
+        service: ServiceId,
+        /// The meter.
+        meter: MeterKey,
+        /// The addition that would change; `None` for the first quantity of a new line.
+        addition_id: Option<i64>,
+        /// What hyalto last wrote; `None` for the first quantity of a new line.
+        #[serde(with = "rust_decimal::serde::arbitrary_precision_option")]
+        last_written: Option<Decimal>,
+        /// What the inventory says now.
+        #[serde(with = "rust_decimal::serde::arbitrary_precision")]
+        desired: Decimal,
+        /// Which rule it broke, in words.
+        why: String,
+    },
+    /// A child agreement carrying a service's ownership key was written by another hyalto
+    /// installation (another data dir): it is neither adopted nor duplicated, and nothing is
+    /// written for the service until that installation's records are taken over.
+    OtherInstallation {
+        /// The service.
+        service: ServiceId,
+        /// The child agreement.
+        agreement_id: i64,
+        /// The installation named in its notes.
+        installation: String,
+    },
+    /// A child agreement hyalto linked now names another installation in its notes: that
+    /// installation took its records over (`--take-over`), and this one writes nothing more to
+    /// the child or its lines.
+    TakenOver {
+        /// The service.
+        service: ServiceId,
+        /// The child agreement.
+        agreement_id: i64,
+        /// The installation its notes name now.
+        installation: String,
+    },
+    /// A service that moved here from another customer is still billed on that customer's
+    /// child agreement; nothing is created here until that child has ended.
+    BilledElsewhere {
+        /// The service.
+        service: ServiceId,
+        /// The customer it is still billed to.
+        customer: CustomerId,
+        /// That customer's child agreement.
+        agreement_id: i64,
+    },
     /// Cancellations of vanished services are held until confirmed.
     RemovalsHeld {
+        /// The customer, whose id confirms the removals.
+        customer: CustomerId,
         /// Services that vanished.
         vanished: usize,
         /// Services present plus vanished.
@@ -437,10 +588,16 @@ impl Finding {
     /// Whether the finding is a difference in ConnectWise that the sync leaves as it is.
     pub fn is_left_alone(&self) -> bool {
         match self {
-            Finding::Drift { .. } | Finding::ChildUnderPreviousMaster { .. } => true,
+            Finding::Drift { .. }
+            | Finding::ChildUnderPreviousMaster { .. }
+            | Finding::ChangeHeld { .. }
+            | Finding::OtherInstallation { .. }
+            | Finding::TakenOver { .. } => true,
             Finding::UnownedAddition { adopted, .. } => !adopted,
             Finding::DeletedInConnectWise { recreated, .. } => !recreated,
-            Finding::MissingProductMapping { .. } | Finding::RemovalsHeld { .. } => false,
+            Finding::MissingProductMapping { .. }
+            | Finding::RemovalsHeld { .. }
+            | Finding::BilledElsewhere { .. } => false,
         }
     }
 }
@@ -523,18 +680,75 @@ impl fmt::Display for Finding {
                     f,
                     "child agreement {agreement_id} of service {service} is under the previous \
                      master agreement {previous}; end it there or map back (the customer is \
-                     now mapped to master agreement {master}; nothing is written for \
-                     {service} until then)"
+                     now mapped to master agreement {master}; until then that child stays the \
+                     service's billing record: its lines keep following usage there, and no \
+                     child is created under master agreement {master})"
                 )
             }
+            Finding::OtherInstallation {
+                service,
+                agreement_id,
+                installation,
+            } => write!(
+                f,
+                "child agreement {agreement_id} of {service} was written by another hyalto \
+                 installation {installation}; stop that installation, then run `hyalto sync \
+                 --take-over {installation}` to adopt its records (nothing is written for \
+                 {service} until then)"
+            ),
+            Finding::ChangeHeld {
+                customer,
+                service,
+                meter,
+                addition_id,
+                last_written,
+                desired,
+                why,
+            } => {
+                let change = match (last_written, addition_id) {
+                    (Some(last), Some(id)) => {
+                        format!("would change from {last} to {desired} on addition {id}")
+                    }
+                    _ => format!("would be billed {desired} on a new line"),
+                };
+                write!(
+                    f,
+                    "{service} {meter} {change}, which looks implausible ({why}): held; check \
+                     the inventory, then confirm with --confirm-changes {customer}"
+                )
+            }
+            Finding::TakenOver {
+                service,
+                agreement_id,
+                installation,
+            } => write!(
+                f,
+                "child agreement {agreement_id} of {service} was taken over by installation \
+                 {installation} (its notes name it now): this installation writes nothing more \
+                 to it or its lines; stop syncing from this data dir, or run `hyalto sync \
+                 --take-over {installation}` here to take it back"
+            ),
+            Finding::BilledElsewhere {
+                service,
+                customer,
+                agreement_id,
+            } => write!(
+                f,
+                "{service} moved here but is still billed to customer {customer} on child \
+                 agreement {agreement_id}; nothing is created here until that child has ended: \
+                 sync customer {customer} (map it if it is unmapped; if its removals are held, \
+                 check its inventory and run `hyalto sync --confirm-removals {customer}`)"
+            ),
             Finding::RemovalsHeld {
+                customer,
                 vanished,
                 total,
                 threshold,
             } => write!(
                 f,
                 "{vanished} of {total} services vanished at once (more than {}%): their \
-                 cancellations are held; confirm with --confirm-removals",
+                 cancellations are held; check the inventory, then confirm with \
+                 --confirm-removals {customer}",
                 (threshold * Decimal::ONE_HUNDRED).normalize()
             ),
         }
@@ -554,22 +768,152 @@ pub struct PlanContext {
     pub adopt_unowned: bool,
     /// The child agreement name template.
     pub name_template: String,
+    /// Which quantity changes are too large to write without confirmation.
+    pub change_guard: ChangeGuard,
+    /// The quantities too large to write without confirmation, first or not.
+    pub ceilings: Ceilings,
+    /// Whether this customer's held implausible changes are confirmed.
+    pub changes_confirmed: bool,
+    /// This data dir's installation id, written next to the key of every child agreement.
+    pub installation: String,
+    /// Installations whose records are taken over (`--take-over`).
+    pub take_over: Vec<String>,
 }
 
-/// The longest agreement name ConnectWise accepts, in characters.
+/// The plausibility guard: a quantity change that breaks it is held, not written, until a
+/// person confirms it (`hyalto sync --confirm-changes CUSTOMER`).
+///
+/// A change is implausible when the larger of the last written and the new quantity is more
+/// than `factor` times the smaller one **and** they differ by more than `min_units` (a jump
+/// from 2 to 40 vCPUs is a resize; from 20 to 20,000 GiB is more likely a broken export), or
+/// when the CPU or RAM of a service that runs (not a stopped VM) drops to zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChangeGuard {
+    /// The ratio above which a change is suspicious. Default 10.
+    pub factor: Decimal,
+    /// The difference, in billing units, above which a suspicious ratio holds it. Default 100.
+    pub min_units: Decimal,
+}
+
+impl Default for ChangeGuard {
+    fn default() -> ChangeGuard {
+        ChangeGuard {
+            factor: Decimal::TEN,
+            min_units: Decimal::ONE_HUNDRED,
+        }
+    }
+}
+
+impl ChangeGuard {
+    /// Why changing a meter of `resource` from `last` to `wanted` is implausible, if it is.
+    /// `running` says whether the service runs (a stopped VM may bill zero CPU and RAM).
+    pub fn check(
+        &self,
+        resource: &ResourceKind,
+        running: bool,
+        last: Decimal,
+        wanted: Decimal,
+    ) -> Option<String> {
+        if last == wanted {
+            return None;
+        }
+        // A drop to zero goes through the factor rule like any other change (500 GiB of
+        // storage vanishing is held, 100 is not), except that a running service's CPU or RAM
+        // is never zero, and a stopped VM's are metered zero on purpose.
+        let vital = matches!(resource, ResourceKind::Cpu | ResourceKind::Ram);
+        if wanted.is_zero() && vital {
+            return (running && last > Decimal::ZERO)
+                .then(|| "CPU or RAM of a running service dropped to 0".to_owned());
+        }
+
+        let (low, high) = if wanted > last {
+            (last, wanted)
+        } else {
+            (wanted, last)
+        };
+        let ratio_exceeded = low
+            .checked_mul(self.factor)
+            .is_none_or(|limit| high > limit);
+        (ratio_exceeded && high - low > self.min_units).then(|| {
+            format!(
+                "more than {}x and more than {} units apart",
+                self.factor.normalize(),
+                self.min_units.normalize()
+            )
+        })
+    }
+}
+
+/// The largest quantity of one meter that is believed without a person's look, per resource
+/// and in the meter's billing unit: anything above is held, the first quantity of a line as
+/// much as a change. A CPU ceiling counts vCPUs, so it does not apply to a CPU billed in GHz.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ceilings {
+    /// vCPUs. Default 1024.
+    pub cpu: Decimal,
+    /// RAM in its billing unit (GiB by default). Default 65,536.
+    pub ram: Decimal,
+    /// Storage in its billing unit (GiB by default). Default 1,048,576 (1 PiB).
+    pub storage: Decimal,
+}
+
+impl Default for Ceilings {
+    fn default() -> Ceilings {
+        Ceilings {
+            cpu: Decimal::from(1024),
+            ram: Decimal::from(65_536),
+            storage: Decimal::from(1_048_576),
+        }
+    }
+}
+
+impl Ceilings {
+    /// Why `quantity` of `resource` in `unit` is implausible, if it is above its ceiling.
+    pub fn check(&self, resource: &ResourceKind, unit: Unit, quantity: Decimal) -> Option<String> {
+        let (ceiling, what) = match resource {
+            ResourceKind::Cpu if unit == Unit::Count => (self.cpu, "vCPUs"),
+            ResourceKind::Ram => (self.ram, unit.as_str()),
+            ResourceKind::Storage => (self.storage, unit.as_str()),
+            _ => return None,
+        };
+        (quantity > ceiling).then(|| {
+            format!(
+                "above the ceiling of {} {what} for {resource}",
+                ceiling.normalize()
+            )
+        })
+    }
+}
+
+/// The longest agreement name ConnectWise accepts, in UTF-16 code units.
 pub const MAX_AGREEMENT_NAME: usize = 100;
 
 /// Renders the agreement name template: `{customer}`, `{kind}`, `{service}` and
-/// `{service_id}` are replaced, and the result is cut to 100 characters on a character
-/// boundary.
+/// `{service_id}` are replaced, and the result is cut to 100 UTF-16 code units on a character
+/// boundary (see [`cut_utf16`]).
 pub fn agreement_name(template: &str, customer: &str, service: &DesiredService) -> String {
     let name = template
         .replace("{customer}", customer)
         .replace("{kind}", &kind_label(&service.kind))
         .replace("{service_id}", service.id.as_str())
         .replace("{service}", &service.name);
-    let name = name.trim();
-    name.chars().take(MAX_AGREEMENT_NAME).collect()
+    cut_utf16(name.trim(), MAX_AGREEMENT_NAME)
+}
+
+/// The longest invoice description ConnectWise accepts, in UTF-16 code units.
+pub const MAX_INVOICE_DESCRIPTION: usize = 6000;
+
+/// `text` cut to at most `max` UTF-16 code units, on a character boundary. ConnectWise keeps
+/// text in SQL Server `nvarchar` columns, whose lengths count UTF-16 code units: a character
+/// outside the Basic Multilingual Plane (an emoji) counts two and is never split in half.
+pub fn cut_utf16(text: &str, max: usize) -> String {
+    let mut units = 0;
+    text.chars()
+        .take_while(|c| {
+            units += c.len_utf16();
+            units <= max
+        })
+        .collect()
 }
 
 /// Plans one customer.
@@ -661,6 +1005,8 @@ pub fn plan_customer(
             name: String::new(),
             start_date: last_day,
             gone_on: Some(last_day),
+            running: false,
+            moved_here: false,
             meters: Vec::new(),
         };
         let why = match known.departures.get(service) {
@@ -694,6 +1040,7 @@ pub fn plan_customer(
     if share_exceeded && !context.removals_confirmed {
         plan.status = CustomerStatus::RemovalsHeld { vanished, total };
         findings.push(Finding::RemovalsHeld {
+            customer: desired.id.clone(),
             vanished,
             total,
             threshold: context.removal_hold_share,
@@ -701,6 +1048,14 @@ pub fn plan_customer(
         removals.retain(|operation| !operation.writes_to_connectwise());
     }
     operations.extend(removals);
+
+    let changes = findings
+        .iter()
+        .filter(|finding| matches!(finding, Finding::ChangeHeld { .. }))
+        .count();
+    if changes > 0 && plan.status == CustomerStatus::Ready {
+        plan.status = CustomerStatus::ChangesHeld { changes };
+    }
 
     plan.operations = operations;
     plan.findings = findings;
@@ -745,6 +1100,12 @@ struct KnownIndex<'a> {
     billed_services: HashSet<&'a ServiceId>,
     /// Cancellations and ends hyalto sent, from the audit log.
     own_changes: &'a OwnChanges,
+    /// The first day of each lacking meter's current non-zero run (see [`KnownCustomer`]).
+    meter_since: &'a HashMap<(ServiceId, MeterKey), NaiveDate>,
+    /// The latest cancellation day of each meter's cancelled lines.
+    cancelled_lines: HashMap<(ServiceId, MeterKey), NaiveDate>,
+    /// Active child links of other customers for services that moved here.
+    billed_elsewhere: &'a HashMap<ServiceId, AgreementLink>,
 }
 
 impl<'a> KnownIndex<'a> {
@@ -776,11 +1137,20 @@ impl<'a> KnownIndex<'a> {
         let mut addition_links: HashMap<&ServiceId, Vec<&AdditionLink>> = HashMap::new();
         let mut linked_additions = HashSet::new();
         let mut billed_services = HashSet::new();
+        let mut cancelled_lines: HashMap<(ServiceId, MeterKey), NaiveDate> = HashMap::new();
         for link in known.links.additions.iter().map(|recorded| &recorded.link) {
             linked_additions.insert(link.addition_id);
             billed_services.insert(&link.service);
-            if link.state == AdditionState::Active {
-                addition_links.entry(&link.service).or_default().push(link);
+            match link.state {
+                AdditionState::Active => {
+                    addition_links.entry(&link.service).or_default().push(link);
+                }
+                AdditionState::Cancelled { on } => {
+                    let last = cancelled_lines
+                        .entry((link.service.clone(), link.meter.clone()))
+                        .or_insert(on);
+                    *last = (*last).max(on);
+                }
             }
         }
 
@@ -793,6 +1163,9 @@ impl<'a> KnownIndex<'a> {
             linked_additions,
             billed_services,
             own_changes: &known.own_changes,
+            meter_since: &known.meter_since,
+            cancelled_lines,
+            billed_elsewhere: &known.billed_elsewhere,
         }
     }
 
@@ -834,6 +1207,35 @@ fn quantity_of(addition: &Addition) -> Decimal {
     addition.quantity.unwrap_or(Decimal::ONE)
 }
 
+/// How a line hyalto wrote differs from its meter's product mapping now, in words, if it does:
+/// another catalog item, or another unit price or unit cost override.
+fn product_change(link: &AdditionLink, product: &ProductMapping) -> Option<String> {
+    let override_text = |value: Option<Decimal>, catalog: &str| match value {
+        Some(value) => value.normalize().to_string(),
+        None => catalog.to_owned(),
+    };
+    if link.catalog_item_id != product.catalog_item_id {
+        Some(format!(
+            "product changed from catalog item {} to {}",
+            link.catalog_item_id, product.catalog_item_id
+        ))
+    } else if link.unit_price != product.unit_price {
+        Some(format!(
+            "unit price changed from {} to {}",
+            override_text(link.unit_price, "the catalog price"),
+            override_text(product.unit_price, "the catalog price")
+        ))
+    } else if link.unit_cost != product.unit_cost {
+        Some(format!(
+            "unit cost changed from {} to {}",
+            override_text(link.unit_cost, "the catalog cost"),
+            override_text(product.unit_cost, "the catalog cost")
+        ))
+    } else {
+        None
+    }
+}
+
 /// Where a service's additions go, once its child agreement is resolved.
 enum Child {
     /// A running child agreement in ConnectWise.
@@ -861,10 +1263,13 @@ struct CustomerPlanner<'a> {
 impl CustomerPlanner<'_> {
     /// Plans a service that exists.
     fn plan_present(&mut self, service: &DesiredService) {
-        let billable = service
-            .meters
-            .iter()
-            .any(|meter| meter.product.is_some() && meter.quantity > Decimal::ZERO);
+        // A meter whose first quantity is held creates nothing, so it alone does not make a
+        // child agreement worth creating.
+        let billable = service.meters.iter().any(|meter| {
+            meter.product.is_some()
+                && meter.quantity > Decimal::ZERO
+                && self.implausible_first(meter).is_none()
+        });
 
         let child = self.resolve_child(service, billable);
         let agreement_id = match child {
@@ -907,6 +1312,29 @@ impl CustomerPlanner<'_> {
             let addition = additions.iter().find(|a| a.id == link.addition_id);
             match addition {
                 Some(addition) if cancelled_on(addition).is_none() => {
+                    // A meter that vanished is a drop to zero, held by the same rules.
+                    let held = (!self.context.changes_confirmed)
+                        .then(|| {
+                            self.context.change_guard.check(
+                                &link.meter.resource,
+                                service.running,
+                                link.quantity,
+                                Decimal::ZERO,
+                            )
+                        })
+                        .flatten();
+                    if let Some(why) = held {
+                        self.findings.push(Finding::ChangeHeld {
+                            customer: self.desired.id.clone(),
+                            service: service.id.clone(),
+                            meter: link.meter.clone(),
+                            addition_id: Some(link.addition_id),
+                            last_written: Some(link.quantity),
+                            desired: Decimal::ZERO,
+                            why: format!("no longer reported; {why}"),
+                        });
+                        continue;
+                    }
                     self.operations.push(Operation::CancelAddition {
                         service: service.id.clone(),
                         meter: link.meter.clone(),
@@ -933,11 +1361,19 @@ impl CustomerPlanner<'_> {
         if let Some(link) = self.index.agreement_links.get(&service.id) {
             let child = self.index.children_by_id.get(&link.agreement_id).copied();
             if let Some(child) = child
+                && self.taken_over(service, child)
+            {
+                return Child::Absent;
+            }
+            if let Some(child) = child
                 && parent_of(child) != Some(self.master.id)
             {
                 return self.under_previous_master(service, link, child, billable);
             }
             let Some(how) = child_problem(child) else {
+                if let Some(child) = child {
+                    self.rename_if_needed(service, child);
+                }
                 return Child::Existing(link.agreement_id);
             };
             if let Some(ended_on) = child.and_then(|child| self.own_end(child)) {
@@ -982,10 +1418,25 @@ impl CustomerPlanner<'_> {
             return self.create_child(service, billable);
         }
 
+        // A service that moved here is still billed by the other customer until that
+        // customer's sync ends its child there; a child here before that would bill it twice
+        // and could not be recorded, so nothing is written for it yet.
+        if let Some(theirs) = self.index.billed_elsewhere.get(&service.id) {
+            self.findings.push(Finding::BilledElsewhere {
+                service: service.id.clone(),
+                customer: theirs.customer.clone(),
+                agreement_id: theirs.agreement_id,
+            });
+            return Child::Absent;
+        }
+
         // No link: a child carrying this life's key was written by a run that died before
         // recording it.
         let key = child_key(&self.desired.id, &service.id, service.start_date);
-        if let Some(child) = self.index.children_by_key.get(key.as_str()) {
+        if let Some(child) = self.index.children_by_key.get(key.as_str()).copied() {
+            if !self.claim(service, child) {
+                return Child::Absent;
+            }
             self.operations.push(Operation::AdoptChildAgreement {
                 service: service.id.clone(),
                 agreement_id: child.id,
@@ -993,6 +1444,7 @@ impl CustomerPlanner<'_> {
                 ended_on: None,
                 reason: "found in ConnectWise by its ownership key".to_owned(),
             });
+            self.rename_if_needed(service, child);
             return Child::Existing(child.id);
         }
 
@@ -1003,10 +1455,13 @@ impl CustomerPlanner<'_> {
     /// the one the customer is mapped to (it was mapped again since).
     ///
     /// While that child runs it goes on billing there, so a second child under the new master
-    /// would bill the service twice: the sync reports it and writes nothing for the service.
-    /// Once someone has ended (or cancelled) it there, its lines still running are cancelled
-    /// on its last day, its links are closed, and a new child under the new master bills the
-    /// service from the day after, so there is neither a gap nor an overlap.
+    /// would bill the service twice: the sync reports it and creates no child under the new
+    /// master. The old child is still the service's live billing record, so its lines keep
+    /// following usage there exactly as under the current master (quantities, new and vanished
+    /// meters, product changes, the name). Once someone has ended (or cancelled) it there, its
+    /// lines still running are cancelled on its last day, its links are closed, and a new child
+    /// under the new master bills the service from the day after, so there is neither a gap
+    /// nor an overlap.
     fn under_previous_master(
         &mut self,
         service: &DesiredService,
@@ -1021,7 +1476,8 @@ impl CustomerPlanner<'_> {
                 previous_master: parent_of(child),
                 master: self.master.id,
             });
-            return Child::Absent;
+            self.rename_if_needed(service, child);
+            return Child::Existing(child.id);
         }
 
         let ended_on = child
@@ -1040,6 +1496,88 @@ impl CustomerPlanner<'_> {
                 .insert(service.id.clone(), next.max(service.start_date));
         }
         self.create_child(service, billable)
+    }
+
+    /// Plans a rename of a running child whose name is not the one the template gives now (the
+    /// service or the customer was renamed, or the template changed). The name is hyalto's, so
+    /// a name changed by hand in ConnectWise is set back too.
+    fn rename_if_needed(&mut self, service: &DesiredService, child: &Agreement) {
+        let wanted = agreement_name(&self.context.name_template, &self.desired.name, service);
+        let current = child.name.as_deref().unwrap_or_default();
+        if !is_running(child) || current == wanted {
+            return;
+        }
+        self.operations.push(Operation::RenameChildAgreement {
+            service: service.id.clone(),
+            agreement_id: child.id,
+            from: current.to_owned(),
+            reason: format!(
+                "the name template now gives \"{wanted}\" for {} (the service, its customer \
+                 or the template changed)",
+                service.id
+            ),
+            to: wanted,
+        });
+    }
+
+    /// Whether a linked child's notes now name another installation: that installation took
+    /// its records over (`--take-over`), so this one reports it and writes nothing more to
+    /// the child or its lines.
+    fn taken_over(&mut self, service: &DesiredService, child: &Agreement) -> bool {
+        let notes = child.internal_notes.as_deref().unwrap_or_default();
+        let Some(installation) = installation_in_notes(notes) else {
+            return false;
+        };
+        if installation == self.context.installation {
+            return false;
+        }
+        if self.context.take_over.iter().any(|id| id == installation) {
+            self.operations.push(Operation::TakeOverChildAgreement {
+                service: service.id.clone(),
+                agreement_id: child.id,
+                from_installation: installation.to_owned(),
+                notes: notes_for_installation(notes, &self.context.installation),
+                reason: format!("taken back from installation {installation} on request"),
+            });
+            return false;
+        }
+        self.findings.push(Finding::TakenOver {
+            service: service.id.clone(),
+            agreement_id: child.id,
+            installation: installation.to_owned(),
+        });
+        true
+    }
+
+    /// Whether a child found by its ownership key (with no link) may be adopted: it names no
+    /// installation (written before installations were recorded) or this one, or its
+    /// installation is taken over, in which case its notes are rewritten first. A child of
+    /// another installation is reported instead, and the caller writes nothing for the service.
+    fn claim(&mut self, service: &DesiredService, child: &Agreement) -> bool {
+        let notes = child.internal_notes.as_deref().unwrap_or_default();
+        let Some(installation) = installation_in_notes(notes) else {
+            return true;
+        };
+        if installation == self.context.installation {
+            return true;
+        }
+        if !self.context.take_over.iter().any(|id| id == installation) {
+            self.findings.push(Finding::OtherInstallation {
+                service: service.id.clone(),
+                agreement_id: child.id,
+                installation: installation.to_owned(),
+            });
+            return false;
+        }
+
+        self.operations.push(Operation::TakeOverChildAgreement {
+            service: service.id.clone(),
+            agreement_id: child.id,
+            from_installation: installation.to_owned(),
+            notes: notes_for_installation(notes, &self.context.installation),
+            reason: format!("taken over from installation {installation} on request"),
+        });
+        true
     }
 
     /// Plans a new child agreement when the service has something to bill.
@@ -1090,7 +1628,7 @@ impl CustomerPlanner<'_> {
             match addition {
                 Some(addition) if cancelled_on(addition).is_none() => {
                     self.report_unowned_beside(service, meter, child, additions, addition.id);
-                    self.plan_quantity(service, meter, link, quantity_of(addition));
+                    self.plan_line(service, meter, link, quantity_of(addition));
                 }
                 other => {
                     let how = if other.is_some() {
@@ -1197,13 +1735,67 @@ impl CustomerPlanner<'_> {
                     format!("{} is billable from {}", service.id, service.start_date),
                 )
             } else {
-                (
-                    self.context.today,
-                    format!("{} now reports {}", service.id, meter.key),
-                )
+                self.missing_line_start(service, meter, child)
             };
             self.create_addition(service, meter, child, effective, reason);
         }
+    }
+
+    /// The first day and the reason of a line for a meter of a service already billed here
+    /// that has no line: the first day of the meter's current run of non-zero observations
+    /// (a line a failed or interrupted run never created bills from when it should have),
+    /// never before the service's start here nor on a day an earlier line of the meter
+    /// billed, and never after today. Without usage history it starts today.
+    fn missing_line_start(
+        &self,
+        service: &DesiredService,
+        meter: &DesiredMeter,
+        child: &Child,
+    ) -> (NaiveDate, String) {
+        let today = self.context.today;
+        let key = (service.id.clone(), meter.key.clone());
+        let Some(since) = self.index.meter_since.get(&key).copied() else {
+            return (today, format!("{} now reports {}", service.id, meter.key));
+        };
+
+        // The line goes on a child that may have started after the service (one created
+        // again after a hand deletion), and bills nothing before it.
+        let child_start = match child {
+            Child::Existing(id) => self
+                .index
+                .children_by_id
+                .get(id)
+                .and_then(|child| child.start_date)
+                .map(|date| date.date()),
+            Child::Planned | Child::Absent => None,
+        };
+        let billed_from =
+            child_start.map_or(service.start_date, |start| start.max(service.start_date));
+
+        // An earlier line of the meter billed up to its cancellation day; the new one starts
+        // after it, so no day is billed twice.
+        let after_last_line = self
+            .index
+            .cancelled_lines
+            .get(&key)
+            .and_then(|on| on.succ_opt());
+        let floor = after_last_line.map_or(billed_from, |after| after.max(billed_from));
+        let effective = since.min(today).max(floor);
+        let reason = if since <= billed_from {
+            format!(
+                "{} has reported {} since it was first billed here on {billed_from}; its line \
+                 was never created",
+                service.id, meter.key
+            )
+        } else {
+            format!("{} reports {} since {since}", service.id, meter.key)
+        };
+        let reason = if effective > since.max(billed_from) {
+            format!("{reason}; billed from {effective}, after its previous line's last day")
+        } else {
+            reason
+        };
+        (effective, reason)
     }
 
     /// The active lines on a child that bill `catalog_item_id` and that hyalto neither linked
@@ -1268,18 +1860,28 @@ impl CustomerPlanner<'_> {
             .map(|date| date.date())
             .unwrap_or(service.start_date);
         let quantity = quantity_of(addition);
+        let product_id = addition
+            .product
+            .as_ref()
+            .and_then(|product| product.id)
+            .unwrap_or_default();
+        // An adopted line is accepted under the meter's product mapping: the price and cost
+        // ConnectWise shows are the catalog's or someone's choice, not an override hyalto
+        // wrote, so only another catalog item counts as a product change later.
+        let (unit_price, unit_cost) = meter
+            .product
+            .as_ref()
+            .map(|product| (product.unit_price, product.unit_cost))
+            .unwrap_or_default();
         self.operations.push(Operation::AdoptAddition {
             service: service.id.clone(),
             meter: meter.key.clone(),
             agreement_id,
             addition_id: addition.id,
-            product_id: addition
-                .product
-                .as_ref()
-                .and_then(|product| product.id)
-                .unwrap_or_default(),
+            product_id,
             quantity,
-            unit_price: addition.unit_price,
+            unit_price,
+            unit_cost,
             effective_date,
             key: addition_key(&service.id, &meter.key, effective_date),
             cancelled_on: None,
@@ -1292,20 +1894,164 @@ impl CustomerPlanner<'_> {
             agreement_id,
             service: service.id.clone(),
             meter: meter.key.clone(),
-            catalog_item_id: 0,
-            ownership_key: String::new(),
+            catalog_item_id: product_id,
+            ownership_key: addition_key(&service.id, &meter.key, effective_date),
             quantity,
-            unit_price: addition.unit_price,
+            unit_price,
+            unit_cost,
             effective_date,
             state: AdditionState::Active,
         };
-        self.plan_quantity(service, meter, &adopted, quantity);
+        self.plan_line(service, meter, &adopted, quantity);
     }
 
-    /// Compares an active linked addition's quantity with the wanted one.
-    ///
-    /// FIXME(#3): only the quantity is compared; a product mapping that now names another
-    /// catalog item or another price override is not carried over to existing lines.
+    /// Plans an active line of hyalto's: replaced when its meter's product mapping now names
+    /// another catalog item or override, else its quantity compared.
+    fn plan_line(
+        &mut self,
+        service: &DesiredService,
+        meter: &DesiredMeter,
+        link: &AdditionLink,
+        in_connectwise: Decimal,
+    ) {
+        let change = meter
+            .product
+            .as_ref()
+            .and_then(|product| product_change(link, product));
+        match change {
+            Some(change) if meter.quantity > Decimal::ZERO => {
+                self.replace_product(service, meter, link, &change);
+            }
+            _ => self.plan_quantity(service, meter, link, in_connectwise),
+        }
+    }
+
+    /// Follows a product mapping change on a line. A line that started before today is
+    /// cancelled the day before the change (today) and a line of the new product, with the
+    /// metered quantity, starts today, whatever the quantity change mode, so the agreement
+    /// shows which price applied when. A line that starts today or later has billed nothing
+    /// under the old product and is corrected in place (product, price, cost, quantity). No
+    /// line ever starts after today because of a mapping change, and the meter has one live
+    /// line, with neither a gap nor an overlap.
+    fn replace_product(
+        &mut self,
+        service: &DesiredService,
+        meter: &DesiredMeter,
+        link: &AdditionLink,
+        change: &str,
+    ) {
+        if let Some(why) = self.implausible(service, meter, link.quantity) {
+            self.hold_change(service, meter, link, why);
+            return;
+        }
+
+        // A line that starts today or later has billed no day under the old product, so it
+        // is corrected in place. Replacing it would cancel it on its first day and start the
+        // new line the day after, pushing the new price into the future: a later service end
+        // could then not cancel every line by its end date.
+        let today = self.context.today;
+        if link.effective_date >= today {
+            let Some(product) = &meter.product else {
+                return;
+            };
+            self.operations.push(Operation::ChangeProduct {
+                service: service.id.clone(),
+                meter: meter.key.clone(),
+                agreement_id: link.agreement_id,
+                addition_id: link.addition_id,
+                from_product_id: link.catalog_item_id,
+                product_id: product.catalog_item_id,
+                unit_price: product.unit_price,
+                unit_cost: product.unit_cost,
+                quantity: meter.quantity,
+                reason: format!(
+                    "{change}; addition {} starts on {}, so it is corrected in place",
+                    link.addition_id, link.effective_date
+                ),
+            });
+            return;
+        }
+        let cancelled = today.pred_opt().unwrap_or(today);
+        let effective = today;
+        self.operations.push(Operation::CancelAddition {
+            service: service.id.clone(),
+            meter: meter.key.clone(),
+            agreement_id: link.agreement_id,
+            addition_id: link.addition_id,
+            cancelled_date: cancelled,
+            reason: format!(
+                "{} {}: {change}; replaced from {effective}",
+                service.id, meter.key
+            ),
+        });
+        self.create_addition(
+            service,
+            meter,
+            &Child::Existing(link.agreement_id),
+            effective,
+            format!(
+                "{change}; replaces addition {} from {effective}",
+                link.addition_id
+            ),
+        );
+    }
+
+    /// Why the metered quantity of `meter` is implausible next to `last_written`, unless the
+    /// customer's changes are confirmed.
+    fn implausible(
+        &self,
+        service: &DesiredService,
+        meter: &DesiredMeter,
+        last_written: Decimal,
+    ) -> Option<String> {
+        if self.context.changes_confirmed {
+            return None;
+        }
+        self.context
+            .ceilings
+            .check(&meter.key.resource, meter.unit, meter.quantity)
+            .or_else(|| {
+                self.context.change_guard.check(
+                    &meter.key.resource,
+                    service.running,
+                    last_written,
+                    meter.quantity,
+                )
+            })
+    }
+
+    /// Why the first quantity of a new line is implausible (above its ceiling), unless the
+    /// customer's changes are confirmed.
+    fn implausible_first(&self, meter: &DesiredMeter) -> Option<String> {
+        if self.context.changes_confirmed {
+            return None;
+        }
+        self.context
+            .ceilings
+            .check(&meter.key.resource, meter.unit, meter.quantity)
+    }
+
+    /// Reports a held change; nothing is written for the meter.
+    fn hold_change(
+        &mut self,
+        service: &DesiredService,
+        meter: &DesiredMeter,
+        link: &AdditionLink,
+        why: String,
+    ) {
+        self.findings.push(Finding::ChangeHeld {
+            customer: self.desired.id.clone(),
+            service: service.id.clone(),
+            meter: meter.key.clone(),
+            addition_id: Some(link.addition_id),
+            last_written: Some(link.quantity),
+            desired: meter.quantity,
+            why,
+        });
+    }
+
+    /// Compares an active linked addition's quantity with the wanted one. Its product was
+    /// already compared by [`CustomerPlanner::plan_line`].
     fn plan_quantity(
         &mut self,
         service: &DesiredService,
@@ -1315,6 +2061,14 @@ impl CustomerPlanner<'_> {
     ) {
         let wanted = meter.quantity;
         let today = self.context.today;
+
+        // A jump too large to believe waits for a person, whatever would be written for it.
+        if in_connectwise != wanted
+            && let Some(why) = self.implausible(service, meter, link.quantity)
+        {
+            self.hold_change(service, meter, link, why);
+            return;
+        }
 
         if wanted == Decimal::ZERO {
             self.operations.push(Operation::CancelAddition {
@@ -1340,6 +2094,7 @@ impl CustomerPlanner<'_> {
                     product_id: link.catalog_item_id,
                     quantity: in_connectwise,
                     unit_price: link.unit_price,
+                    unit_cost: link.unit_cost,
                     effective_date: link.effective_date,
                     key: link.ownership_key.clone(),
                     cancelled_on: None,
@@ -1453,10 +2208,15 @@ impl CustomerPlanner<'_> {
 
         let today = self.context.today;
         let owned = addition.serial_number.as_deref() == Some(link.ownership_key.as_str());
+        let replacing = meter
+            .product
+            .as_ref()
+            .is_some_and(|product| product_change(link, product).is_some())
+            || (self.options.quantity_change == QuantityChangeMode::CancelAndReplace
+                && meter.quantity != link.quantity);
         owned
-            && self.options.quantity_change == QuantityChangeMode::CancelAndReplace
+            && replacing
             && quantity_of(addition) == link.quantity
-            && meter.quantity != link.quantity
             && link.effective_date < today
             && today.pred_opt() == Some(on)
     }
@@ -1589,6 +2349,18 @@ impl CustomerPlanner<'_> {
         let Some(product) = &meter.product else {
             return;
         };
+        if let Some(why) = self.implausible_first(meter) {
+            self.findings.push(Finding::ChangeHeld {
+                customer: self.desired.id.clone(),
+                service: service.id.clone(),
+                meter: meter.key.clone(),
+                addition_id: None,
+                last_written: None,
+                desired: meter.quantity,
+                why,
+            });
+            return;
+        }
         let child = match child {
             Child::Existing(agreement_id) => ChildRef::Existing {
                 agreement_id: *agreement_id,
@@ -1605,10 +2377,9 @@ impl CustomerPlanner<'_> {
             unit_price: product.unit_price,
             unit_cost: product.unit_cost,
             effective_date,
-            invoice_description: format!(
-                "{} – {}",
-                meter_label(&meter.key, meter.unit),
-                service.name
+            invoice_description: cut_utf16(
+                &format!("{} – {}", meter_label(&meter.key, meter.unit), service.name),
+                MAX_INVOICE_DESCRIPTION,
             ),
             key: addition_key(&service.id, &meter.key, effective_date),
             reason,
@@ -1625,6 +2396,7 @@ impl CustomerPlanner<'_> {
             product_id: link.catalog_item_id,
             quantity: link.quantity,
             unit_price: link.unit_price,
+            unit_cost: link.unit_cost,
             effective_date: link.effective_date,
             key: link.ownership_key.clone(),
             cancelled_on: Some(on.max(link.effective_date)),
@@ -1644,15 +2416,23 @@ impl CustomerPlanner<'_> {
 
         // The child: the linked one, else this life's unrecorded one.
         let (agreement_id, child) = match self.index.agreement_links.get(&service.id) {
-            Some(link) => (
-                link.agreement_id,
-                self.index.children_by_id.get(&link.agreement_id).copied(),
-            ),
+            Some(link) => {
+                let child = self.index.children_by_id.get(&link.agreement_id).copied();
+                if let Some(child) = child
+                    && self.taken_over(service, child)
+                {
+                    return self.operations.split_off(before);
+                }
+                (link.agreement_id, child)
+            }
             None => {
                 let key = child_key(&self.desired.id, &service.id, service.start_date);
                 let Some(child) = self.index.children_by_key.get(key.as_str()).copied() else {
                     return Vec::new();
                 };
+                if !self.claim(service, child) {
+                    return self.operations.split_off(before);
+                }
                 self.operations.push(Operation::AdoptChildAgreement {
                     service: service.id.clone(),
                     agreement_id: child.id,
@@ -1718,7 +2498,8 @@ impl CustomerPlanner<'_> {
                     addition_id: addition.id,
                     product_id: addition.product.as_ref().and_then(|p| p.id).unwrap_or(0),
                     quantity: quantity_of(addition),
-                    unit_price: addition.unit_price,
+                    unit_price: meter.product.as_ref().and_then(|p| p.unit_price),
+                    unit_cost: meter.product.as_ref().and_then(|p| p.unit_cost),
                     effective_date,
                     key: addition_key(&service.id, &meter.key, effective_date),
                     cancelled_on: None,
@@ -1788,6 +2569,56 @@ impl CustomerPlanner<'_> {
     }
 }
 
+impl CustomerStatus {
+    /// Whether the customer's operations are written (all of them, or all but the held ones).
+    pub fn applies(&self) -> bool {
+        matches!(
+            self,
+            CustomerStatus::Ready
+                | CustomerStatus::RemovalsHeld { .. }
+                | CustomerStatus::ChangesHeld { .. }
+        )
+    }
+}
+
+impl CustomerPlan {
+    /// The customer's status in words, with what to run to confirm what is held. `applied`
+    /// says whether the other operations were written (a run) or only planned (a plan or a
+    /// dry run).
+    pub fn status_line(&self, applied: bool) -> String {
+        let rest = if applied {
+            "other changes applied"
+        } else {
+            "other changes planned; nothing is written by a plan or a dry run"
+        };
+        let changes = self
+            .findings
+            .iter()
+            .filter(|finding| matches!(finding, Finding::ChangeHeld { .. }))
+            .count();
+        let id = &self.customer;
+        let changes_part = format!(
+            "{changes} implausible quantity change(s) held: check the inventory, then confirm \
+             with --confirm-changes {id}"
+        );
+        match &self.status {
+            CustomerStatus::RemovalsHeld { vanished, total } => {
+                let removals_part = format!(
+                    "{vanished} of {total} services vanished: check the inventory, then confirm \
+                     the removals with --confirm-removals {id}"
+                );
+                if changes > 0 {
+                    format!("removals and changes held; {rest} ({removals_part}; {changes_part})")
+                } else {
+                    format!("removals held; {rest} ({removals_part})")
+                }
+            }
+            CustomerStatus::ChangesHeld { .. } => format!("changes held; {rest} ({changes_part})"),
+            other => other.to_string(),
+        }
+    }
+}
+
 impl Plan {
     /// How many operations write to ConnectWise.
     pub fn write_count(&self) -> usize {
@@ -1804,11 +2635,12 @@ impl fmt::Display for CustomerStatus {
         match self {
             CustomerStatus::Ready => f.write_str("ready"),
             CustomerStatus::Skipped { reason } => write!(f, "skipped: {reason}"),
-            CustomerStatus::RemovalsHeld { vanished, total } => write!(
-                f,
-                "removals held; other changes applied ({vanished} of {total} services \
-                 vanished; confirm the removals with --confirm-removals)"
-            ),
+            CustomerStatus::RemovalsHeld { vanished, total } => {
+                write!(f, "removals held ({vanished} of {total} services vanished)")
+            }
+            CustomerStatus::ChangesHeld { changes } => {
+                write!(f, "changes held ({changes} implausible quantity change(s))")
+            }
             CustomerStatus::Failed { error } => write!(f, "failed: {error}"),
         }
     }
@@ -1822,13 +2654,7 @@ impl fmt::Display for Plan {
         }
         for customer in &self.customers {
             // A plan is not applied yet, so a hold says what will happen to the rest.
-            let status = match &customer.status {
-                CustomerStatus::RemovalsHeld { vanished, total } => format!(
-                    "removals held; other changes planned ({vanished} of {total} services \
-                     vanished; confirm the removals with --confirm-removals)"
-                ),
-                other => other.to_string(),
-            };
+            let status = customer.status_line(false);
             writeln!(
                 f,
                 "Customer {} (company {}, master agreement {}): {status}",

@@ -1,9 +1,10 @@
-//! `hyalto connectwise companies` and `agreements`: the cached records, for choosing what to
-//! map a customer to.
+//! `hyalto connectwise companies`, `agreements` and `agreement-types`: the cached records, for
+//! choosing what to map a customer to.
 
 use anyhow::{Context as _, bail};
-use hyalto_connectwise::models::{Agreement, Company};
-use hyalto_store::{CompanyMapping, CwRecordKind, SqliteStore, Store};
+use hyalto_app::browse;
+use hyalto_connectwise::models::AgreementType;
+use hyalto_store::{CwRecordKind, SqliteStore, Store};
 use serde::Serialize;
 
 use crate::cli::context::Context;
@@ -33,26 +34,42 @@ pub struct AgreementsArgs {
     json: bool,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct CompanyRow {
-    id: i64,
-    identifier: String,
-    name: String,
-    mapped_customers: Vec<String>,
+/// List the cached agreement types.
+#[derive(Debug, clap::Args)]
+pub struct AgreementTypesArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
-#[derive(Serialize)]
+/// A cached agreement type, as `agreement-types` shows it.
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct AgreementRow {
-    id: i64,
-    name: String,
-    type_name: String,
-    parent_agreement_id: Option<i64>,
-    status: &'static str,
-    billing_cycle: String,
-    start_date: Option<String>,
-    mapped_customers: Vec<String>,
+pub struct AgreementTypeRow {
+    /// ConnectWise's id, what `map --type` and `--child-type` take.
+    pub id: i64,
+    /// The name.
+    pub name: String,
+    /// Whether it is ConnectWise's default type.
+    pub default: bool,
+    /// Whether it is switched off in ConnectWise.
+    pub inactive: bool,
+}
+
+/// The cached agreement types, by id.
+pub async fn agreement_types_of(store: &SqliteStore) -> anyhow::Result<Vec<AgreementTypeRow>> {
+    let types: Vec<AgreementType> = cached(store, CwRecordKind::AgreementType).await?;
+    let mut rows: Vec<AgreementTypeRow> = types
+        .into_iter()
+        .map(|kind| AgreementTypeRow {
+            id: kind.id,
+            name: kind.name.unwrap_or_default(),
+            default: kind.default_flag == Some(true),
+            inactive: kind.inactive_flag == Some(true),
+        })
+        .collect();
+    rows.sort_by_key(|row| row.id);
+    Ok(rows)
 }
 
 /// Every cached record of `kind`, decoded; records that do not decode are skipped.
@@ -60,74 +77,27 @@ pub async fn cached<T: serde::de::DeserializeOwned>(
     store: &SqliteStore,
     kind: CwRecordKind,
 ) -> anyhow::Result<Vec<T>> {
-    let records = store
-        .list_cw_records(kind)
+    hyalto_app::browse::cached(store, kind)
         .await
-        .with_context(|| format!("could not read the cached {kind} records"))?;
-    Ok(records
-        .into_iter()
-        .filter_map(|record| serde_json::from_value(record.body).ok())
-        .collect())
-}
-
-/// A readable status: cancelled, a child, or active.
-pub fn agreement_status(agreement: &Agreement) -> &'static str {
-    if agreement.cancelled_flag == Some(true) {
-        "cancelled"
-    } else if agreement
-        .parent_agreement
-        .as_ref()
-        .and_then(|p| p.id)
-        .is_some()
-    {
-        "child"
-    } else {
-        "active"
-    }
+        .with_context(|| format!("could not read the cached {kind} records"))
 }
 
 pub async fn companies(context: &Context, args: CompaniesArgs) -> anyhow::Result<()> {
     let store = context.store().await?;
-    let companies: Vec<Company> = cached(store, CwRecordKind::Company).await?;
-    if companies.is_empty() {
+    if store
+        .list_cw_records(CwRecordKind::Company)
+        .await
+        .context("could not read the cached companies")?
+        .is_empty()
+    {
         bail!(
             "no companies are cached: run `hyalto connectwise configure …` (or `hyalto \
              connectwise refresh` if the connection is set up)"
         );
     }
-    let mappings = store
-        .list_company_mappings()
+    let rows = browse::companies(store, args.search.as_deref())
         .await
-        .context("could not read the customer mappings")?;
-
-    let needle = args.search.as_deref().map(str::to_lowercase);
-    let rows: Vec<CompanyRow> = companies
-        .into_iter()
-        .filter(|company| match &needle {
-            None => true,
-            Some(needle) => {
-                company.id.to_string() == *needle
-                    || company
-                        .name
-                        .as_deref()
-                        .unwrap_or("")
-                        .to_lowercase()
-                        .contains(needle)
-                    || company
-                        .identifier
-                        .as_deref()
-                        .unwrap_or("")
-                        .to_lowercase()
-                        .contains(needle)
-            }
-        })
-        .map(|company| CompanyRow {
-            id: company.id,
-            identifier: company.identifier.unwrap_or_default(),
-            name: company.name.unwrap_or_default(),
-            mapped_customers: customers_of(&mappings, |m| m.company_id == company.id),
-        })
-        .collect();
+        .context("could not read the cached companies")?;
 
     if args.json {
         return print_json(&rows);
@@ -154,44 +124,16 @@ pub async fn companies(context: &Context, args: CompaniesArgs) -> anyhow::Result
 
 pub async fn agreements(context: &Context, args: AgreementsArgs) -> anyhow::Result<()> {
     let store = context.store().await?;
-    if store
-        .get_cw_record(CwRecordKind::Company, args.company)
-        .await?
-        .is_none()
-    {
+    let Some(rows) = browse::agreements_of(store, args.company)
+        .await
+        .context("could not read the cached agreements")?
+    else {
         bail!(
             "company {} is not in the cache: find its id with `hyalto connectwise companies \
              --search TEXT`, or run `hyalto connectwise refresh` if it is new",
             args.company
         );
-    }
-    let mappings = store.list_company_mappings().await?;
-    let agreements: Vec<Agreement> = cached(store, CwRecordKind::Agreement).await?;
-
-    let rows: Vec<AgreementRow> = agreements
-        .into_iter()
-        .filter(|agreement| {
-            agreement.company.as_ref().and_then(|company| company.id) == Some(args.company)
-        })
-        .map(|agreement| AgreementRow {
-            id: agreement.id,
-            status: agreement_status(&agreement),
-            name: agreement.name.clone().unwrap_or_default(),
-            type_name: agreement
-                .agreement_type
-                .as_ref()
-                .and_then(|t| t.name.clone())
-                .unwrap_or_default(),
-            parent_agreement_id: agreement.parent_agreement.as_ref().and_then(|p| p.id),
-            billing_cycle: agreement
-                .billing_cycle
-                .as_ref()
-                .and_then(|c| c.name.clone().or(c.id.map(|id| id.to_string())))
-                .unwrap_or_default(),
-            start_date: agreement.start_date.map(|date| date.date().to_string()),
-            mapped_customers: customers_of(&mappings, |m| m.agreement_id == agreement.id),
-        })
-        .collect();
+    };
 
     if args.json {
         return print_json(&rows);
@@ -211,8 +153,11 @@ pub async fn agreements(context: &Context, args: AgreementsArgs) -> anyhow::Resu
         table.row([
             row.id.to_string(),
             row.name.clone(),
-            row.type_name.clone(),
-            row.status.to_owned(),
+            match row.type_id {
+                Some(id) => format!("{id} {}", row.type_name),
+                None => row.type_name.clone(),
+            },
+            row.status.as_str().to_owned(),
             row.parent_agreement_id
                 .map(|id| id.to_string())
                 .unwrap_or_default(),
@@ -222,17 +167,39 @@ pub async fn agreements(context: &Context, args: AgreementsArgs) -> anyhow::Resu
         ]);
     }
     print!("{}", table.render());
-    println!("Map a customer to an active agreement that is not a child.");
+    println!(
+        "Map a customer to an active agreement that is not a child. TYPE is the agreement type's \
+         id and name (`hyalto connectwise agreement-types` lists every type)."
+    );
     Ok(())
 }
 
-fn customers_of(
-    mappings: &[CompanyMapping],
-    matches: impl Fn(&CompanyMapping) -> bool,
-) -> Vec<String> {
-    mappings
-        .iter()
-        .filter(|mapping| matches(mapping))
-        .map(|mapping| mapping.customer.to_string())
-        .collect()
+pub async fn agreement_types(context: &Context, args: AgreementTypesArgs) -> anyhow::Result<()> {
+    let store = context.store().await?;
+    let rows = agreement_types_of(store).await?;
+
+    if args.json {
+        return print_json(&rows);
+    }
+    if rows.is_empty() {
+        bail!(
+            "no agreement types are cached: run `hyalto connectwise refresh` (or `hyalto \
+             connectwise configure …` if no connection is set up)"
+        );
+    }
+    let mut table = Table::new(["ID", "NAME", "DEFAULT", "INACTIVE"]);
+    for row in &rows {
+        table.row([
+            row.id.to_string(),
+            row.name.clone(),
+            if row.default { "yes" } else { "" }.to_owned(),
+            if row.inactive { "yes" } else { "" }.to_owned(),
+        ]);
+    }
+    print!("{}", table.render());
+    println!(
+        "Give an id to `hyalto connectwise map --create-agreement NAME --type ID` or \
+         `--child-type ID`."
+    );
+    Ok(())
 }

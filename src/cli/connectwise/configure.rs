@@ -2,21 +2,21 @@
 //!
 //! Every step that can fail answers with what to change on the command line: the site address
 //! (`--url`), the login company (`--company-id`), the keys, the client id, the certificate
-//! trust (`--ca-file`, `--insecure`) or the API member's security role. Nothing is stored
-//! unless every check and the first cache pull succeeded.
+//! trust (`--ca-file`, `--insecure`) or the API member's security role. The rights a sync
+//! writes with are checked without writing (`write_check`). Nothing is stored unless every
+//! check and the first cache pull succeeded.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use hyalto_connectwise::{
-    Client, ConnectionSettings, DEFAULT_API_VERSION, Error, RetryPolicy, SiteUrl,
-};
-use hyalto_store::{Store, StoredConnection};
+use hyalto_app::connection::{ConnectionInput, Field, check};
+use hyalto_app::permissions::Right;
+use hyalto_app::write_check::{WriteRightsProblem, probe_write_rights, verdict};
+use hyalto_connectwise::{Client, DEFAULT_API_VERSION, Error, SiteUrl};
+use hyalto_store::Store;
 use secrecy::SecretString;
 
-use super::permissions::right_for;
-use super::refresh::{pull_records, store_records};
+use super::refresh::{pull_with_progress, store_records};
 use crate::cli::context::Context;
 
 /// The environment variable read when `--client-id` is not given.
@@ -66,6 +66,11 @@ pub struct ConfigureArgs {
     /// The API model version pinned in every request.
     #[arg(long, default_value = DEFAULT_API_VERSION)]
     pub api_version: String,
+
+    /// Do not check the rights to create and change agreements and additions, for an API
+    /// member that only previews syncs with `hyalto sync --dry-run`.
+    #[arg(long)]
+    pub skip_write_check: bool,
 }
 
 pub async fn run(context: &Context, args: ConfigureArgs) -> anyhow::Result<()> {
@@ -74,7 +79,7 @@ pub async fn run(context: &Context, args: ConfigureArgs) -> anyhow::Result<()> {
 }
 
 /// Checks the connection `args` describe with `private_key`, and stores it with a fresh
-/// cache when every check passed.
+/// cache when every check passed. The steps are `hyalto_app`'s; this names the flags to change.
 pub async fn configure(
     context: &Context,
     args: &ConfigureArgs,
@@ -88,68 +93,67 @@ pub async fn configure(
              --client-id ID (or set {CLIENT_ID_ENV})"
         );
     };
-    let site = SiteUrl::parse(&args.url).map_err(|error| {
-        anyhow::anyhow!(
+    if let Err(error) = SiteUrl::parse(&args.url) {
+        bail!(
             "--url {:?} is not a site address ({error}); give the address you open ConnectWise \
              at, such as na.myconnectwise.net or https://cw.example.com",
             args.url
+        );
+    }
+    let input = ConnectionInput {
+        url: args.url.clone(),
+        company_id: args.company_id.clone(),
+        public_key: args.public_key.clone(),
+        private_key,
+        client_id,
+        ca_file: args.ca_file.clone(),
+        insecure: args.insecure,
+        api_version: Some(args.api_version.clone()),
+    };
+    let valid = input.validate().map_err(|errors| {
+        let lines: Vec<String> = errors
+            .iter()
+            .map(|error| format!("{}: {}", flag(error.field), error.message))
+            .collect();
+        anyhow::anyhow!(
+            "the connection settings are not complete:\n{}",
+            lines.join("\n")
         )
     })?;
-    let mut settings = ConnectionSettings::new(
-        site,
-        args.company_id.trim(),
-        args.public_key.trim(),
-        private_key.clone(),
-        client_id.trim(),
-    );
-    settings.api_version = args.api_version.clone();
-    settings.ca_file = args.ca_file.clone();
-    settings.insecure = args.insecure;
-
-    // A wrong address should be answered in seconds, not after the patient retries a sync
-    // uses; the stored settings keep the default policy.
-    settings.retry = RetryPolicy {
-        max_retries: 1,
-        base_delay: Duration::from_millis(200),
-        ..RetryPolicy::default()
-    };
 
     // Discover the site and prove the keys.
     eprintln!("Checking the connection to {} …", args.url);
-    let client = Client::connect(settings)
+    let connected = check(&valid)
         .await
-        .map_err(|error| anyhow::anyhow!(explain(&error, args)))?;
-    let info = client
-        .system_info()
-        .await
-        .map_err(|error| anyhow::anyhow!(explain(&error, args)))?;
+        .map_err(|rejected| anyhow::anyhow!(explain(&rejected.source, args)))?;
+    let client = connected.client;
+
+    // Check the rights a sync writes with; a missing one stops here with nothing stored.
+    if args.skip_write_check {
+        eprintln!(
+            "Not checking the rights to write agreements and additions (--skip-write-check)."
+        );
+    } else {
+        check_write_rights(&client).await?;
+    }
 
     // Read what hyalto needs; a missing read permission stops here with nothing stored.
-    // FIXME(#3): the rights to write (agreements, additions, catalog items) cannot be checked
-    // without writing; a missing one shows at the first sync, which names the right to grant.
     eprintln!("Reading ConnectWise records:");
-    let pulled = pull_records(&client).await?;
+    let pulled = pull_with_progress(&client).await?;
 
     let store = context.store().await?;
     store
-        .save_connection(&StoredConnection {
-            site_url: args.url.trim().to_owned(),
-            company_id: args.company_id.trim().to_owned(),
-            public_key: args.public_key.trim().to_owned(),
-            private_key,
-            client_id: client_id.trim().to_owned(),
-            api_version: args.api_version.clone(),
-            ca_file: args.ca_file.clone(),
-            insecure: args.insecure,
-        })
+        .save_connection(valid.stored())
         .await
         .context("could not store the connection settings")?;
-    store_records(store, &pulled).await?;
+    let total = store_records(store, &pulled).await?;
 
-    let total: usize = pulled.iter().map(|batch| batch.records.len()).sum();
     println!(
         "Connected to ConnectWise {} at {} as company {}.",
-        info.version.as_deref().unwrap_or("(version not reported)"),
+        connected
+            .version
+            .as_deref()
+            .unwrap_or("(version not reported)"),
         client.base_url(),
         args.company_id.trim()
     );
@@ -157,6 +161,39 @@ pub async fn configure(
         "Stored the connection in {} (private key encrypted) and cached {total} records.",
         context.data_dir.display()
     );
+    Ok(())
+}
+
+/// The flag that sets a field.
+fn flag(field: Field) -> &'static str {
+    match field {
+        Field::Url => "--url",
+        Field::CompanyId => "--company-id",
+        Field::PublicKey => "--public-key",
+        Field::PrivateKey => "--private-key-env or --private-key-file",
+        Field::ClientId => "--client-id",
+        Field::CaFile => "--ca-file",
+    }
+}
+
+/// Sends the write probes and turns their outcomes into an error or printed warnings.
+async fn check_write_rights(client: &Client) -> anyhow::Result<()> {
+    eprintln!(
+        "Checking the rights to write agreements and additions (with requests ConnectWise \
+         cannot save) …"
+    );
+    let reports = probe_write_rights(client).await;
+
+    let warnings = verdict(&reports).map_err(|problem| match problem {
+        WriteRightsProblem::Denied(_) => anyhow::anyhow!(
+            "{problem}\nGrant them and run configure again (or pass --skip-write-check for a \
+             member that only previews syncs with --dry-run)"
+        ),
+        WriteRightsProblem::Saved { .. } => anyhow::anyhow!(problem),
+    })?;
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
     Ok(())
 }
 
@@ -232,10 +269,9 @@ fn explain(error: &Error, args: &ConfigureArgs) -> String {
                 .unwrap_or_default()
         ),
         Error::PermissionDenied { method, path, .. } => format!(
-            "the keys work, but the API member's security role does not allow {method} {path}: \
-             grant {} to its role in ConnectWise (System › Security Roles) and run configure \
-             again",
-            right_for(path)
+            "the keys work, but the API member's security role refused {method} {path}: {}, \
+             and run configure again",
+            Right::for_call(method.as_str(), path)
         ),
         Error::Config { message } => format!("the connection settings cannot work: {message}"),
         Error::PlainHttp { site, plain_site } => format!(

@@ -3,18 +3,21 @@
 
 use anyhow::{Context as _, bail};
 use chrono::Utc;
+use hyalto_app::browse::cached_name;
+use hyalto_app::mapping::{MapError, MapRequest, map_customer};
+use hyalto_app::permissions::describe;
 use hyalto_connectwise::models::{
     Agreement, AgreementTypeReference, CompanyReference, ContactReference, CwDate, NewAgreement,
 };
 use hyalto_connectwise::{Client, Error, Field, ListQuery};
 use hyalto_domain::CustomerId;
 use hyalto_store::{
-    AuditOperation, AuditStatus, CachedRecord, CompanyMapping, CwRecordKind, DriftPolicy,
-    MappingOptions, NewAuditEntry, QuantityChangeMode, SqliteStore, Store,
+    AuditOperation, AuditStatus, CwRecordKind, DriftPolicy, MappingOptions, NewAuditEntry,
+    QuantityChangeMode, SqliteStore, Store,
 };
 use serde::Serialize;
 
-use super::permissions::describe;
+use super::browse::agreement_types_of;
 use crate::cli::context::Context;
 use crate::cli::output::{Table, print_json};
 
@@ -132,10 +135,10 @@ fn parse_drift(text: &str) -> Result<DriftPolicy, String> {
 pub async fn map(context: &Context, args: MapArgs) -> anyhow::Result<()> {
     let store = context.store().await?;
 
-    // The customer must be known from an import.
+    // The customer must be known from an import; the known ones help a mistyped id.
     let customer = CustomerId::new(args.customer.clone())
         .map_err(|error| anyhow::anyhow!("--customer {:?} is not an id: {error}", args.customer))?;
-    let Some(summary) = store.get_customer(&customer).await? else {
+    if store.get_customer(&customer).await?.is_none() {
         let known: Vec<String> = store
             .list_customers()
             .await?
@@ -152,78 +155,89 @@ pub async fn map(context: &Context, args: MapArgs) -> anyhow::Result<()> {
                 format!(" (known customers: {})", known.join(", "))
             }
         );
-    };
-
-    // The company and the agreement are checked live, so a mapping never rests on a stale
-    // cache.
-    let client = context.client().await?;
-    let company = match client.company(args.company).await {
-        Ok(company) => company,
-        Err(Error::NotFound { .. }) => bail!(
-            "ConnectWise has no company {}: find the id with `hyalto connectwise companies \
-             --search TEXT` (run `hyalto connectwise refresh` first if it is new)",
-            args.company
-        ),
-        Err(error) => bail!(
-            "could not read company {}: {}",
-            args.company,
-            describe(&error)
-        ),
-    };
-    let company_name = company.name.clone().unwrap_or_default();
-
-    let agreement = match (args.agreement, &args.create_agreement) {
-        (Some(id), _) => check_master(&client, id, args.company, &company_name).await?,
-        (None, Some(name)) => {
-            let type_id = args
-                .agreement_type
-                .context("--create-agreement needs --type ID, the agreement type to create")?;
-            let contact = company.default_contact.as_ref().and_then(|c| c.id);
-            create_master(context, store, &client, &args, name, type_id, contact).await?
-        }
-        (None, None) => bail!("give --agreement ID or --create-agreement NAME --type ID"),
-    };
-    cache_agreement(store, &agreement).await?;
-
-    // Record the mapping, keeping the policies of an existing one unless a flag changes them.
+    }
+    // Agreement types are checked against the cache before anything is written, so a wrong
+    // id is named with the ones that exist rather than refused by ConnectWise midway.
+    if let Some(id) = args
+        .agreement_type
+        .filter(|_| args.create_agreement.is_some())
+    {
+        check_agreement_type(store, id, "--type").await?;
+    }
+    if let Some(id) = args.child_type {
+        check_agreement_type(store, id, "--child-type").await?;
+    }
     let existing = store
         .get_company_mapping(&customer)
         .await
         .context("could not read the current mapping")?;
-    let mapping = CompanyMapping {
+    let options = args.options(existing.as_ref().map(|mapping| &mapping.options));
+    let client = context.client().await?;
+
+    // An existing master agreement is checked live by the shared use case; a new one is
+    // created here first, then mapped the same way.
+    let agreement_id = match (args.agreement, &args.create_agreement) {
+        (Some(id), _) => id,
+        (None, Some(name)) => {
+            let type_id = args
+                .agreement_type
+                .context("--create-agreement needs --type ID, the agreement type to create")?;
+            let company = match client.company(args.company).await {
+                Ok(company) => company,
+                Err(Error::NotFound { .. }) => {
+                    return Err(explain_map_error(
+                        MapError::UnknownCompany(args.company),
+                        &args,
+                    ));
+                }
+                Err(error) => bail!(
+                    "could not read company {}: {}",
+                    args.company,
+                    describe(&error)
+                ),
+            };
+            let contact = company.default_contact.as_ref().and_then(|c| c.id);
+            create_master(context, store, &client, &args, name, type_id, contact)
+                .await?
+                .id
+        }
+        (None, None) => bail!("give --agreement ID or --create-agreement NAME --type ID"),
+    };
+    let request = MapRequest {
         customer: customer.clone(),
         company_id: args.company,
-        agreement_id: agreement.id,
-        options: args.options(existing.as_ref().map(|mapping| &mapping.options)),
+        agreement_id,
+        options: Some(options),
     };
-    store
-        .set_company_mapping(&mapping)
+    let mapped = map_customer(store, &client, &request)
         .await
-        .context("could not store the mapping")?;
+        .map_err(|error| explain_map_error(error, &args))?;
+
     println!(
         "Mapped customer {} ({}) to company {} ({}), master agreement {} ({}).",
         customer,
-        summary.customer.name,
+        mapped.customer.customer.name,
         args.company,
-        company_name,
-        agreement.id,
-        agreement.name.as_deref().unwrap_or_default()
+        mapped.company_name,
+        mapped.agreement.id,
+        mapped.agreement.name.as_deref().unwrap_or_default()
     );
+    let options = &mapped.mapping.options;
     println!(
-        "{} options: quantity changes {}, drift {}, recreate deleted {}{}.",
-        if existing.is_some() {
-            "Effective"
+        "{}: quantity changes {}, drift {}, recreate deleted {}{}.",
+        if mapped.replaced {
+            "Effective options"
         } else {
             "Options"
         },
-        mapping.options.quantity_change,
-        mapping.options.drift,
-        if mapping.options.recreate_deleted {
+        options.quantity_change,
+        options.drift,
+        if options.recreate_deleted {
             "yes"
         } else {
             "no"
         },
-        match mapping.options.child_agreement_type_id {
+        match options.child_agreement_type_id {
             Some(id) => format!(", child agreement type {id}"),
             None => ", child agreements take the master's type".to_owned(),
         }
@@ -231,51 +245,51 @@ pub async fn map(context: &Context, args: MapArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads an agreement and checks that it can be a master agreement of the company.
-async fn check_master(
-    client: &Client,
-    id: i64,
-    company_id: i64,
-    company_name: &str,
-) -> anyhow::Result<Agreement> {
-    let agreement = match client.agreement(id).await {
-        Ok(agreement) => agreement,
-        Err(Error::NotFound { .. }) => bail!(
-            "ConnectWise has no agreement {id}: list company {company_id}'s agreements with \
-             `hyalto connectwise agreements --company {company_id}`"
-        ),
-        Err(error) => bail!("could not read agreement {id}: {}", describe(&error)),
-    };
+/// Refuses an agreement type id the cache does not hold, listing the ids it does.
+async fn check_agreement_type(store: &SqliteStore, id: i64, flag: &str) -> anyhow::Result<()> {
+    let types = agreement_types_of(store).await?;
+    if types.iter().any(|kind| kind.id == id) {
+        return Ok(());
+    }
+    if types.is_empty() {
+        bail!(
+            "{flag} {id}: no agreement types are cached to check it against; run `hyalto \
+             connectwise refresh`, then `hyalto connectwise agreement-types` to see their ids"
+        );
+    }
+    let known: Vec<String> = types
+        .iter()
+        .map(|kind| {
+            let inactive = if kind.inactive { ", inactive" } else { "" };
+            format!("{} ({}{inactive})", kind.id, kind.name)
+        })
+        .collect();
+    bail!(
+        "{flag} {id} is not an agreement type of this ConnectWise site; the types are {} \
+         (`hyalto connectwise agreement-types` lists them; run `hyalto connectwise refresh` \
+         first if the type is new)",
+        known.join(", ")
+    )
+}
 
-    let owner = agreement.company.as_ref().and_then(|company| company.id);
-    if owner != Some(company_id) {
-        let owner_name = agreement
-            .company
-            .as_ref()
-            .and_then(|company| company.name.clone())
-            .unwrap_or_default();
-        bail!(
-            "agreement {id} belongs to company {} ({owner_name}), not to company {company_id} \
-             ({company_name}): pick one of its own agreements (`hyalto connectwise agreements \
-             --company {company_id}`) or create one with --create-agreement NAME --type ID",
-            owner
-                .map(|id| id.to_string())
-                .unwrap_or_else(|| "(none)".to_owned())
-        );
-    }
-    if agreement.cancelled_flag == Some(true) {
-        bail!(
-            "agreement {id} is cancelled, so it cannot bill anything: pick an active agreement of \
-             company {company_id} or create one with --create-agreement NAME --type ID"
-        );
-    }
-    if let Some(parent) = agreement.parent_agreement.as_ref().and_then(|p| p.id) {
-        bail!(
-            "agreement {id} is itself a child of agreement {parent}, and ConnectWise allows one \
-             level of children only: map the customer to agreement {parent} (or another master)"
-        );
-    }
-    Ok(agreement)
+/// A refused mapping with the command that shows what to choose instead.
+fn explain_map_error(error: MapError, args: &MapArgs) -> anyhow::Error {
+    let company = args.company;
+    let hint = match &error {
+        MapError::UnknownCompany(_) => " (find the id with `hyalto connectwise companies \
+                                        --search TEXT`; run `hyalto connectwise refresh` first \
+                                        if it is new)"
+            .to_owned(),
+        MapError::UnknownAgreement { .. }
+        | MapError::OtherCompany { .. }
+        | MapError::Cancelled(_)
+        | MapError::Child { .. } => format!(
+            " (`hyalto connectwise agreements --company {company}` lists them; or create one \
+             with --create-agreement NAME --type ID)"
+        ),
+        _ => String::new(),
+    };
+    anyhow::anyhow!("{error}{hint}")
 }
 
 /// Creates a master agreement for the company and logs the write in the audit log.
@@ -395,19 +409,6 @@ async fn create_master(
     }
 }
 
-async fn cache_agreement(store: &SqliteStore, agreement: &Agreement) -> anyhow::Result<()> {
-    let record = CachedRecord {
-        kind: CwRecordKind::Agreement,
-        id: agreement.id,
-        body: serde_json::to_value(agreement)?,
-        fetched_at: Utc::now(),
-    };
-    store
-        .put_cw_record(&record)
-        .await
-        .context("could not cache the agreement")
-}
-
 pub async fn unmap(context: &Context, args: UnmapArgs) -> anyhow::Result<()> {
     let customer = CustomerId::new(args.customer.clone())
         .map_err(|error| anyhow::anyhow!("--customer {:?} is not an id: {error}", args.customer))?;
@@ -503,21 +504,4 @@ pub async fn mappings(context: &Context, args: MappingsArgs) -> anyhow::Result<(
         println!("Unmapped customers (not billed): {}", unmapped.join(", "));
     }
     Ok(())
-}
-
-/// The `name` of a cached record, or an empty string.
-pub async fn cached_name(store: &SqliteStore, kind: CwRecordKind, id: i64) -> String {
-    store
-        .get_cw_record(kind, id)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|record| {
-            record
-                .body
-                .get("name")
-                .or_else(|| record.body.get("identifier"))
-                .and_then(|name| name.as_str().map(str::to_owned))
-        })
-        .unwrap_or_default()
 }

@@ -4,7 +4,6 @@
 pub mod browse;
 pub mod configure;
 pub mod map;
-mod permissions;
 pub mod products;
 pub mod refresh;
 
@@ -29,6 +28,9 @@ pub enum Command {
     /// List the cached agreements of one company.
     Agreements(browse::AgreementsArgs),
 
+    /// List the cached agreement types, with the ids `map --type` and `--child-type` take.
+    AgreementTypes(browse::AgreementTypesArgs),
+
     /// Bill a customer under a ConnectWise company and master agreement.
     Map(MapArgs),
 
@@ -49,6 +51,7 @@ pub async fn run(context: &Context, command: Command) -> anyhow::Result<()> {
         Command::Refresh => refresh::run(context).await,
         Command::Companies(args) => browse::companies(context, args).await,
         Command::Agreements(args) => browse::agreements(context, args).await,
+        Command::AgreementTypes(args) => browse::agreement_types(context, args).await,
         Command::Map(args) => map::map(context, args).await,
         Command::Unmap(args) => map::unmap(context, args).await,
         Command::Mappings(args) => map::mappings(context, args).await,

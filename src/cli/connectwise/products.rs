@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 
 use anyhow::{Context as _, bail};
 use chrono::Utc;
+use hyalto_app::permissions::describe;
 use hyalto_connectwise::models::{
     CatalogItem, NewCatalogItem, ProductClass, ProductType, Reference, Subcategory, UnitOfMeasure,
 };
@@ -22,7 +23,6 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::browse::cached;
-use super::permissions::describe;
 use crate::cli::context::Context;
 use crate::cli::output::{Table, print_json};
 
@@ -328,6 +328,7 @@ async fn set(
     unit_cost: Option<Decimal>,
 ) -> anyhow::Result<()> {
     let key = parse_meter(meter_text)?;
+    check_service_kind(context, &key).await?;
     for (flag, value) in [("--unit-price", unit_price), ("--unit-cost", unit_cost)] {
         if value.is_some_and(|value| value < Decimal::ZERO) {
             bail!("{flag} must not be negative");
@@ -352,12 +353,67 @@ async fn set(
         })
         .await
         .context("could not store the product mapping")?;
+    let mut overrides = Vec::new();
+    if let Some(price) = unit_price {
+        overrides.push(format!("unit price {}", price.normalize()));
+    }
+    if let Some(cost) = unit_cost {
+        overrides.push(format!("unit cost {}", cost.normalize()));
+    }
     println!(
-        "{key} now bills as catalog item {} ({}).",
+        "{key} now bills as catalog item {} ({}){}.",
         item.id,
-        item.identifier.as_deref().unwrap_or_default()
+        item.identifier.as_deref().unwrap_or_default(),
+        if overrides.is_empty() {
+            ", at the item's own price and cost".to_owned()
+        } else {
+            format!(" at {}", overrides.join(" and "))
+        }
     );
     Ok(())
+}
+
+/// Refuses a meter whose service kind is neither one hyalto knows nor one the inventory holds:
+/// such a mapping would never bill anything, and is most likely a typo (`vm/ram`).
+async fn check_service_kind(context: &Context, key: &MeterKey) -> anyhow::Result<()> {
+    if !matches!(key.service_kind, ServiceKind::Other(_)) {
+        return Ok(());
+    }
+    let store = context.store().await?;
+    let mut known: BTreeSet<String> = [
+        ServiceKind::VirtualMachine,
+        ServiceKind::VirtualDataCenter,
+        ServiceKind::EdgeGateway,
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    let mut services = store.unassigned_services(Presence::IncludingGone).await?;
+    for summary in store.list_customers().await? {
+        services.extend(
+            store
+                .services_of_customer(&summary.customer.id, Presence::IncludingGone)
+                .await?,
+        );
+    }
+    let in_inventory = services
+        .iter()
+        .any(|record| record.service.kind == key.service_kind);
+    if in_inventory {
+        return Ok(());
+    }
+    known.extend(
+        services
+            .iter()
+            .map(|record| record.service.kind.to_string()),
+    );
+    bail!(
+        "{key}: no service of kind {:?} is in the inventory, and hyalto knows no such kind; the \
+         service kinds are {} (write the meter as SERVICE_KIND/RESOURCE_KIND, such as \
+         virtual_machine/ram); nothing was mapped",
+        key.service_kind.as_str(),
+        known.into_iter().collect::<Vec<_>>().join(", ")
+    )
 }
 
 /// Why ConnectWise would refuse `item` as an agreement addition, if it would.

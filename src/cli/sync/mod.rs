@@ -3,14 +3,12 @@
 
 mod history;
 
-use std::io::IsTerminal;
-use std::path::Path;
-
-use anyhow::Context as _;
 use chrono::{DateTime, SecondsFormat, Utc};
+use hyalto_app::sync::RunError;
 use hyalto_domain::CustomerId;
-use hyalto_store::{HolderProcess, Store as _, SyncLease};
-use hyalto_sync::{Progress, RunReport, SyncConfig, SyncEngine, SyncError, SyncOptions};
+use hyalto_store::SyncLease;
+use hyalto_sync::{ChangeGuard, Progress, RunReport, SyncConfig, SyncEngine, SyncOptions};
+use std::io::IsTerminal;
 
 use super::context::Context;
 use super::output::print_json;
@@ -43,10 +41,27 @@ pub struct Args {
     #[arg(long, value_name = "CUSTOMER")]
     confirm_removals: Vec<String>,
 
+    /// Write the held implausible quantity changes of this customer (a jump of more than the
+    /// configured factor and units, or a running service's CPU or RAM dropping to zero), for
+    /// this run only. Repeat for several customers.
+    #[arg(long, value_name = "CUSTOMER")]
+    confirm_changes: Vec<String>,
+
     /// Take over additions hyalto did not write for the same product on its child agreements,
     /// instead of only reporting them.
     #[arg(long)]
     adopt_unowned: bool,
+
+    /// Adopt the child agreements another hyalto installation (data dir) wrote, found by their
+    /// ownership keys, and rewrite them as this installation's. Stop that installation first.
+    /// Repeat for several installations.
+    #[arg(long, value_name = "INSTALLATION_ID")]
+    take_over: Vec<String>,
+
+    /// Collect every saved inventory source first (`hyalto inventory sources`). A source that
+    /// cannot be collected has its customers skipped, never cancelled.
+    #[arg(long)]
+    collect: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -72,8 +87,12 @@ pub struct SyncChoices {
     pub customer: Option<CustomerId>,
     /// Customers whose held removals are confirmed.
     pub confirm_removals: Vec<CustomerId>,
+    /// Customers whose held implausible changes are confirmed.
+    pub confirm_changes: Vec<CustomerId>,
     /// Take over foreign additions.
     pub adopt_unowned: bool,
+    /// Installations whose records are taken over.
+    pub take_over: Vec<String>,
 }
 
 pub async fn run(context: &Context, args: Args) -> anyhow::Result<()> {
@@ -97,7 +116,19 @@ pub async fn run(context: &Context, args: Args) -> anyhow::Result<()> {
             .iter()
             .map(|text| parse(text, "--confirm-removals"))
             .collect::<anyhow::Result<_>>()?,
+        confirm_changes: args
+            .confirm_changes
+            .iter()
+            .map(|text| parse(text, "--confirm-changes"))
+            .collect::<anyhow::Result<_>>()?,
         adopt_unowned: args.adopt_unowned,
+        take_over: args.take_over,
+    };
+
+    let uncollected = if args.collect {
+        super::collect::collect_before_sync(context, args.json).await?
+    } else {
+        Vec::new()
     };
 
     let report = sync(context, &choices, !args.json).await?;
@@ -114,6 +145,13 @@ pub async fn run(context: &Context, args: Args) -> anyhow::Result<()> {
              and run `hyalto sync` again: it picks up where this run stopped"
         );
     }
+    if !uncollected.is_empty() {
+        anyhow::bail!(
+            "could not collect {}, so its customers were skipped (see above); fix what the \
+             messages say and run `hyalto sync --collect` again",
+            uncollected.join(", ")
+        );
+    }
     Ok(())
 }
 
@@ -126,6 +164,11 @@ pub fn sync_config(context: &Context) -> SyncConfig {
         removal_hold_share: config.removal_hold_share,
         concurrency: config.concurrency,
         agreement_name_template: config.agreement_name_template.clone(),
+        change_guard: ChangeGuard {
+            factor: config.change_hold_factor,
+            min_units: config.change_hold_min_units,
+        },
+        ceilings: config.ceilings,
     }
 }
 
@@ -144,7 +187,9 @@ pub async fn sync(
         dry_run: choices.dry_run,
         customer: choices.customer.clone(),
         confirm_removals: choices.confirm_removals.clone(),
+        confirm_changes: choices.confirm_changes.clone(),
         adopt_unowned: choices.adopt_unowned,
+        take_over: choices.take_over.clone(),
         now: Utc::now(),
     };
     let live = show_progress && std::io::stderr().is_terminal();
@@ -173,64 +218,27 @@ pub async fn sync(
         }
     };
 
-    // A sync killed before it gave the lease back (SIGKILL, power loss) would block every sync
-    // until its lease expires; when the holder was a process on this host that no longer
-    // exists, its lease is freed and the run tried once more.
-    // A dry run takes no lease (the engine previews without it), so this only concerns syncs
-    // that write.
-    let mut freed_once = false;
-    loop {
-        let holder = match engine.run(&options, &progress).await {
-            Ok(report) => return Ok(report),
-            Err(SyncError::Busy { holder }) => holder,
-            Err(other) => return Err(anyhow::Error::new(other).context("the sync could not run")),
-        };
-
-        let store = context.store().await?;
-        let lease = store
-            .current_sync_lease()
-            .await
-            .context("could not read the sync lease")?;
-        if !freed_once && holder_is_gone(&holder) {
-            // Releasing by the dead holder's id is a compare-and-swap: if a live sync took the
-            // lease meanwhile, this frees nothing and the retry reports that sync instead.
-            let freed = store
-                .release_sync_lease(&holder)
-                .await
-                .context("could not free the sync lease of a process that is gone")?;
-            tracing::warn!(
-                lease.holder = %holder,
-                freed,
-                "the sync lease was held by a process of this host that no longer exists"
-            );
-            if freed {
+    // A lease left by a killed process of this host is taken over once (see hyalto-app).
+    match hyalto_app::sync::run(&engine, &options, &progress).await {
+        Ok(ran) => {
+            if let Some(holder) = ran.freed_stale_lease {
                 eprintln!(
                     "note: the sync lease was held by {holder}, a process of this host that no \
                      longer runs (killed before it finished); it was taken over"
                 );
             }
-            freed_once = true;
-            continue;
+            Ok(ran.report)
         }
-
-        return Err(busy_message(&holder, lease.as_ref(), Utc::now()));
+        Err(RunError::Busy { holder, lease }) => {
+            Err(busy_message(&holder, lease.as_ref(), Utc::now()))
+        }
+        Err(RunError::Sync(error)) => {
+            Err(anyhow::Error::new(error).context("the sync could not run"))
+        }
+        Err(RunError::Store(error)) => {
+            Err(anyhow::Error::new(error).context("could not read or free the sync lease"))
+        }
     }
-}
-
-/// Whether `holder` names a process of this host that has ended.
-///
-/// Only Linux's `/proc` is consulted, so no platform call is needed; elsewhere, or for a holder
-/// on another host sharing the data dir, the answer is no and the lease runs out by itself.
-fn holder_is_gone(holder: &str) -> bool {
-    let Some(process) = HolderProcess::parse(holder) else {
-        return false;
-    };
-    if !process.is_on_this_host() || process.pid == std::process::id() {
-        return false;
-    }
-
-    let proc = Path::new("/proc");
-    proc.join("self").exists() && !proc.join(process.pid.to_string()).exists()
 }
 
 /// Explains a held lease: who holds it, until when, and what to do if no sync is running.
@@ -254,17 +262,7 @@ fn busy_message(holder: &str, lease: Option<&SyncLease>, now: DateTime<Utc>) -> 
 
 /// The planned operations by name (`create_addition` …), in first-seen order.
 pub fn planned_operations(report: &RunReport) -> Vec<(&'static str, usize)> {
-    let mut counts: Vec<(&'static str, usize)> = Vec::new();
-    for operation in report.plan.customers.iter().flat_map(|c| &c.operations) {
-        match counts
-            .iter_mut()
-            .find(|(name, _)| *name == operation.name())
-        {
-            Some((_, count)) => *count += 1,
-            None => counts.push((operation.name(), 1)),
-        }
-    }
-    counts
+    hyalto_app::sync::planned_operations(report)
 }
 
 /// Prints what a run did (or, for a dry run, would do), then skipped and failed customers.
@@ -287,10 +285,12 @@ pub fn print_summary(report: &RunReport) {
         );
     } else {
         println!(
-            "Sync run {}: child agreements {} created, {} ended; additions {} created, {} \
-             updated, {} cancelled; {} adopted; {} finding(s) reported; {} write(s) failed.",
+            "Sync run {}: child agreements {} created, {} renamed, {} ended; additions {} \
+             created, {} updated, {} cancelled; {} adopted; {} finding(s) reported; {} write(s) \
+             failed.",
             report.run_id,
             report.created_agreements,
+            report.renamed,
             report.ended,
             report.created_additions,
             report.updated,

@@ -259,6 +259,21 @@ async fn an_agreement_name_of_exactly_100_non_ascii_characters_is_accepted() {
 }
 
 #[tokio::test]
+async fn an_agreement_name_of_60_emoji_is_120_utf16_units_and_an_invalid_field() {
+    let store = small_store().await;
+
+    let too_long = store
+        .create(Collection::Agreements, None, agreement(&"🚀".repeat(60)))
+        .await;
+    let fits = store
+        .create(Collection::Agreements, None, agreement(&"🚀".repeat(50)))
+        .await;
+
+    assert_eq!(field_errors(too_long), vec![pair("InvalidField", "name")]);
+    assert!(fits.is_ok(), "50 emoji are 100 UTF-16 units");
+}
+
+#[tokio::test]
 async fn a_company_identifier_over_30_and_a_name_over_50_characters_are_both_reported() {
     let store = small_store().await;
     let body = json!({"identifier": "X".repeat(31), "name": "N".repeat(51)});

@@ -239,8 +239,10 @@ fn coerce(
                 Value::Bool(flag) => flag.to_string(),
                 _ => return Err((INVALID_FIELD, format!("{name} must be a string."))),
             };
+            // SQL Server's nvarchar(n) holds n UTF-16 code units, so a character outside the
+            // Basic Multilingual Plane (an emoji) takes two.
             match max {
-                Some(max) if text.chars().count() > max => Err((
+                Some(max) if text.encode_utf16().count() > max => Err((
                     INVALID_FIELD,
                     format!("{name} cannot be longer than {max} characters."),
                 )),

@@ -13,6 +13,9 @@ use crate::StoreResult;
 use crate::connection::StoredConnection;
 use crate::cw_cache::{CachedRecord, CwRecordKind};
 use crate::error::StoreError;
+use crate::secret::{
+    KeyEncryptionKey, OpenedWith, ResealReport, SealState, SealedSecret, SecretError,
+};
 
 /// Associated data bound into the sealed private key, so a value sealed for another purpose
 /// cannot be swapped in.
@@ -101,6 +104,115 @@ pub(super) async fn load_connection(store: &SqliteStore) -> StoreResult<Option<S
         ca_file: get_opt_text(&row, "ca_file")?.map(PathBuf::from),
         insecure: get_bool(&row, "insecure")?,
     }))
+}
+
+/// A column that holds sealed values: every one the store keeps, so that a rotation of the
+/// key-encryption key re-seals them all.
+struct SealedColumn {
+    table: &'static str,
+    column: &'static str,
+    purpose: &'static [u8],
+    what: &'static str,
+}
+
+/// Every sealed column. A new sealed value belongs here, or a key rotation would leave it
+/// under the old key.
+const SEALED_COLUMNS: [SealedColumn; 2] = [
+    SealedColumn {
+        table: "cw_connection",
+        column: "private_key_sealed",
+        purpose: PRIVATE_KEY_PURPOSE,
+        what: PRIVATE_KEY_WHAT,
+    },
+    SealedColumn {
+        table: "saved_sources",
+        column: "password_sealed",
+        purpose: super::sources::PASSWORD_PURPOSE,
+        what: super::sources::PASSWORD_WHAT,
+    },
+];
+
+pub(super) async fn sealed_secrets(store: &SqliteStore) -> StoreResult<Vec<SealedSecret>> {
+    let mut secrets = Vec::new();
+
+    for sealed_column in &SEALED_COLUMNS {
+        let query = format!(
+            "SELECT {} FROM {} ORDER BY rowid",
+            sealed_column.column, sealed_column.table
+        );
+        let values: Vec<Vec<u8>> = sqlx::query_scalar(&query).fetch_all(&store.pool).await?;
+
+        for sealed in values {
+            let opened = store
+                .key
+                .open_telling(&sealed, sealed_column.purpose, sealed_column.what);
+            let state = match opened {
+                Ok((_, OpenedWith::Current)) => SealState::OpensWithCurrentKey,
+                Ok((_, OpenedWith::Previous)) => SealState::OpensWithPreviousKey,
+                Err(SecretError::Damaged { .. }) => SealState::Damaged,
+                Err(_) => SealState::DoesNotOpen,
+            };
+            secrets.push(SealedSecret {
+                what: sealed_column.what,
+                state,
+            });
+        }
+    }
+
+    Ok(secrets)
+}
+
+pub(super) async fn reseal_secrets(
+    store: &SqliteStore,
+    new_key: &KeyEncryptionKey,
+) -> StoreResult<ResealReport> {
+    let mut report = ResealReport::default();
+
+    // One write transaction for every value: the values are all under the old key or all under
+    // the new one, never some of each.
+    let mut transaction = store.begin_write().await?;
+    for sealed_column in &SEALED_COLUMNS {
+        let query = format!(
+            "SELECT rowid, {} FROM {} ORDER BY rowid",
+            sealed_column.column, sealed_column.table
+        );
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(&query).fetch_all(&mut *transaction).await?;
+
+        for (rowid, sealed) in rows {
+            // A value a rotation cut short already re-sealed opens under the new key as is.
+            if new_key
+                .open_with_this_key(&sealed, sealed_column.purpose, sealed_column.what)
+                .is_ok()
+            {
+                report.already_sealed.push(sealed_column.what);
+                continue;
+            }
+
+            let opened = store
+                .key
+                .open(&sealed, sealed_column.purpose, sealed_column.what)?;
+            let resealed = new_key.seal(&opened, sealed_column.purpose);
+            let update = format!(
+                "UPDATE {} SET {} = ? WHERE rowid = ?",
+                sealed_column.table, sealed_column.column
+            );
+            sqlx::query(&update)
+                .bind(resealed)
+                .bind(rowid)
+                .execute(&mut *transaction)
+                .await?;
+            report.resealed.push(sealed_column.what);
+        }
+    }
+    transaction.commit().await?;
+
+    tracing::info!(
+        key.source = %new_key.source(),
+        secrets.resealed = report.resealed.len(),
+        secrets.already_sealed = report.already_sealed.len(),
+        "re-sealed the stored secrets under a new key-encryption key"
+    );
+    Ok(report)
 }
 
 pub(super) async fn replace_cw_records(

@@ -1,5 +1,7 @@
 //! Sync links in SQLite.
 
+use chacha20poly1305::aead::OsRng;
+use chacha20poly1305::aead::rand_core::RngCore as _;
 use chrono::Utc;
 use hyalto_domain::{CustomerId, ServiceId};
 use sqlx::sqlite::SqliteRow;
@@ -80,8 +82,8 @@ pub(super) async fn record_addition_link(
         "INSERT INTO addition_links (addition_id, agreement_id, service_id, service_kind, \
                                      resource_kind, tier, catalog_item_id, ownership_key, \
                                      quantity, unit_price, effective_date, state, \
-                                     cancelled_date, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14) \
+                                     cancelled_date, created_at, updated_at, unit_cost) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15) \
          ON CONFLICT (addition_id) DO UPDATE SET \
              agreement_id = excluded.agreement_id, service_id = excluded.service_id, \
              service_kind = excluded.service_kind, resource_kind = excluded.resource_kind, \
@@ -89,7 +91,7 @@ pub(super) async fn record_addition_link(
              ownership_key = excluded.ownership_key, quantity = excluded.quantity, \
              unit_price = excluded.unit_price, effective_date = excluded.effective_date, \
              state = excluded.state, cancelled_date = excluded.cancelled_date, \
-             updated_at = excluded.updated_at",
+             updated_at = excluded.updated_at, unit_cost = excluded.unit_cost",
     )
     .bind(link.addition_id)
     .bind(link.agreement_id)
@@ -105,6 +107,7 @@ pub(super) async fn record_addition_link(
     .bind(state)
     .bind(cancelled_date)
     .bind(now)
+    .bind(link.unit_cost.as_ref().map(text))
     .execute(&store.pool)
     .await;
 
@@ -223,11 +226,31 @@ fn addition_link(row: &SqliteRow) -> StoreResult<Recorded<AdditionLink>> {
         ownership_key: get_text(row, "ownership_key")?,
         quantity: get_decimal(row, "quantity")?,
         unit_price: get_opt_decimal(row, "unit_price")?,
+        unit_cost: get_opt_decimal(row, "unit_cost")?,
         effective_date: get_date(row, "effective_date")?,
         state,
     };
 
     recorded(row, link)
+}
+
+/// The data dir's installation id, created on first use. Two processes creating it at once
+/// both insert-or-ignore and read back the one row that won.
+pub(super) async fn installation_id(store: &SqliteStore) -> StoreResult<String> {
+    let candidate = format!("hyi-{:016x}", OsRng.next_u64());
+    sqlx::query(
+        "INSERT INTO installation (id, installation_id, created_at) VALUES (1, ?1, ?2) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&candidate)
+    .bind(instant(Utc::now()))
+    .execute(&store.pool)
+    .await?;
+
+    let id: String = sqlx::query_scalar("SELECT installation_id FROM installation WHERE id = 1")
+        .fetch_one(&store.pool)
+        .await?;
+    Ok(id)
 }
 
 fn recorded<T>(row: &SqliteRow, link: T) -> StoreResult<Recorded<T>> {

@@ -8,7 +8,10 @@ use super::codec::{
     get_opt_text, get_text, instant, json,
 };
 use crate::StoreResult;
-use crate::audit::{AuditEntry, AuditFilter, AuditId, AuditOperation, AuditStatus, NewAuditEntry};
+use crate::audit::{
+    AuditEntry, AuditFilter, AuditId, AuditOperation, AuditStatus, NewAuditEntry, OwnWrite,
+    WriteIntent,
+};
 use crate::error::StoreError;
 use crate::runs::{NewRun, RunCounts, RunFinish, RunId, RunOutcome, SyncRun};
 
@@ -177,6 +180,64 @@ pub(super) async fn audit_entries(
     .await?;
 
     rows.iter().map(audit_entry).collect()
+}
+
+pub(super) async fn record_write_intent(
+    store: &SqliteStore,
+    intent: &WriteIntent,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO write_intents (at, run_id, customer_id, operation, target_kind, target_id, \
+                                    sent_json) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(instant(intent.at))
+    .bind(intent.run.map(|run| run.0))
+    .bind(intent.customer.as_ref().map(|customer| customer.as_str()))
+    .bind(intent.operation.as_str())
+    .bind(&intent.target_kind)
+    .bind(intent.target_id)
+    .bind(json(&intent.sent))
+    .execute(&store.pool)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn own_writes(
+    store: &SqliteStore,
+    operation: &AuditOperation,
+    target_kind: &str,
+    target_ids: &[i64],
+) -> StoreResult<Vec<OwnWrite>> {
+    if target_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The ids travel as one JSON array, so any number of them is one statement; each side of
+    // the union is answered by its (target_kind, target_id, operation) index.
+    let ids = serde_json::Value::from(target_ids.to_vec());
+    let rows = sqlx::query(
+        "SELECT target_id, after_json AS sent FROM audit_log \
+         WHERE target_kind = ?1 AND operation = ?2 AND after_json IS NOT NULL \
+           AND target_id IN (SELECT value FROM json_each(?3)) \
+         UNION ALL \
+         SELECT target_id, sent_json AS sent FROM write_intents \
+         WHERE target_kind = ?1 AND operation = ?2 \
+           AND target_id IN (SELECT value FROM json_each(?3))",
+    )
+    .bind(target_kind)
+    .bind(operation.as_str())
+    .bind(json(&ids))
+    .fetch_all(&store.pool)
+    .await?;
+
+    rows.iter()
+        .map(|row| {
+            Ok(OwnWrite {
+                target_id: get_i64(row, "target_id")?,
+                sent: get_opt_json(row, "sent")?.unwrap_or(serde_json::Value::Null),
+            })
+        })
+        .collect()
 }
 
 fn audit_entry(row: &SqliteRow) -> StoreResult<AuditEntry> {

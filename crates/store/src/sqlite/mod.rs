@@ -13,7 +13,10 @@ mod lease;
 mod links;
 mod log;
 mod mapping;
+mod refreshes;
 mod snapshot;
+mod sources;
+mod users;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -21,11 +24,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use hyalto_domain::{CustomerId, MeterKey, ServiceId, Snapshot};
+use hyalto_domain::{CustomerId, MeterKey, ServiceId, Snapshot, SourceId};
+use secrecy::SecretString;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-use crate::audit::{AuditEntry, AuditFilter, AuditId, NewAuditEntry};
+use crate::audit::{
+    AuditEntry, AuditFilter, AuditId, AuditOperation, NewAuditEntry, OwnWrite, WriteIntent,
+};
 use crate::connection::StoredConnection;
 use crate::cw_cache::{CachedRecord, CwRecordKind};
 use crate::error::StoreError;
@@ -35,7 +41,12 @@ use crate::lease::SyncLease;
 use crate::links::{AdditionLink, AgreementLink, Links};
 use crate::mapping::{CompanyMapping, ProductMapping};
 use crate::runs::{NewRun, RunFinish, RunId, SyncRun};
-use crate::secret::KeyEncryptionKey;
+use crate::secret::{KeyEncryptionKey, ResealReport, SealedSecret};
+use crate::sources::{CollectionAttempt, SavedSource};
+use crate::users::{
+    ApiTokenInfo, NewApiToken, NewSession, NewUser, RecordRefresh, RefreshOutcome, Session, User,
+    UserCredentials, UserId,
+};
 use crate::{Store, StoreResult};
 
 /// The name of the database file in the data dir.
@@ -148,6 +159,14 @@ impl Store for SqliteStore {
         connection::load_connection(self).await
     }
 
+    async fn sealed_secrets(&self) -> StoreResult<Vec<SealedSecret>> {
+        connection::sealed_secrets(self).await
+    }
+
+    async fn reseal_secrets(&self, new_key: &KeyEncryptionKey) -> StoreResult<ResealReport> {
+        connection::reseal_secrets(self, new_key).await
+    }
+
     async fn replace_cw_records(
         &self,
         kind: CwRecordKind,
@@ -175,6 +194,14 @@ impl Store for SqliteStore {
 
     async fn apply_snapshot(&self, snapshot: &Snapshot) -> StoreResult<SnapshotReport> {
         snapshot::apply_snapshot(self, snapshot).await
+    }
+
+    async fn apply_snapshot_replacing_future(
+        &self,
+        snapshot: &Snapshot,
+        now: DateTime<Utc>,
+    ) -> StoreResult<SnapshotReport> {
+        snapshot::apply_snapshot_replacing_future(self, snapshot, now).await
     }
 
     async fn list_sources(&self) -> StoreResult<Vec<SourceState>> {
@@ -288,6 +315,121 @@ impl Store for SqliteStore {
 
     async fn audit_entries(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
         log::audit_entries(self, filter).await
+    }
+
+    async fn record_write_intent(&self, intent: &WriteIntent) -> StoreResult<()> {
+        log::record_write_intent(self, intent).await
+    }
+
+    async fn own_writes(
+        &self,
+        operation: &AuditOperation,
+        target_kind: &str,
+        target_ids: &[i64],
+    ) -> StoreResult<Vec<OwnWrite>> {
+        log::own_writes(self, operation, target_kind, target_ids).await
+    }
+
+    async fn installation_id(&self) -> StoreResult<String> {
+        links::installation_id(self).await
+    }
+
+    async fn create_user(&self, user: &NewUser) -> StoreResult<User> {
+        users::create_user(self, user).await
+    }
+
+    async fn user_credentials(&self, username: &str) -> StoreResult<Option<UserCredentials>> {
+        users::user_credentials(self, username).await
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        users::list_users(self).await
+    }
+
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
+        users::create_session(self, session).await
+    }
+
+    async fn session(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<Session>> {
+        users::session(self, token_hash, now).await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<bool> {
+        users::delete_session(self, token_hash).await
+    }
+
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        users::delete_expired_sessions(self, now).await
+    }
+
+    async fn create_api_token(&self, token: &NewApiToken) -> StoreResult<ApiTokenInfo> {
+        users::create_api_token(self, token).await
+    }
+
+    async fn user_by_api_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
+        users::user_by_api_token(self, token_hash, now).await
+    }
+
+    async fn api_tokens_of(&self, user: UserId) -> StoreResult<Vec<ApiTokenInfo>> {
+        users::api_tokens_of(self, user).await
+    }
+
+    async fn start_record_refresh(&self, started_at: DateTime<Utc>) -> StoreResult<i64> {
+        refreshes::start_record_refresh(self, started_at).await
+    }
+
+    async fn finish_record_refresh(
+        &self,
+        id: i64,
+        finished_at: DateTime<Utc>,
+        outcome: &RefreshOutcome,
+    ) -> StoreResult<()> {
+        refreshes::finish_record_refresh(self, id, finished_at, outcome).await
+    }
+
+    async fn record_refreshes(&self, limit: u32) -> StoreResult<Vec<RecordRefresh>> {
+        refreshes::record_refreshes(self, limit).await
+    }
+
+    async fn remove_connection(&self) -> StoreResult<bool> {
+        refreshes::remove_connection(self).await
+    }
+
+    async fn save_source(
+        &self,
+        source: &SavedSource,
+        password: &SecretString,
+        replace: bool,
+    ) -> StoreResult<()> {
+        sources::save_source(self, source, password, replace).await
+    }
+
+    async fn saved_sources(&self) -> StoreResult<Vec<SavedSource>> {
+        sources::saved_sources(self).await
+    }
+
+    async fn saved_source(&self, name: &SourceId) -> StoreResult<Option<SavedSource>> {
+        sources::saved_source(self, name).await
+    }
+
+    async fn saved_source_password(&self, name: &SourceId) -> StoreResult<Option<SecretString>> {
+        sources::saved_source_password(self, name).await
+    }
+
+    async fn remove_saved_source(&self, name: &SourceId) -> StoreResult<bool> {
+        sources::remove_saved_source(self, name).await
+    }
+
+    async fn record_source_attempt(
+        &self,
+        name: &SourceId,
+        attempt: &CollectionAttempt,
+    ) -> StoreResult<()> {
+        sources::record_source_attempt(self, name, attempt).await
     }
 
     async fn try_acquire_sync_lease(

@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use chrono::{DateTime, Utc};
 use hyalto_domain::{Completeness, Service, ServiceId, Snapshot};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -16,7 +17,7 @@ use super::SqliteStore;
 use super::codec::{get_decimal, get_opt_text, get_text, instant, parse, parse_instant, text};
 use crate::StoreResult;
 use crate::error::StoreError;
-use crate::inventory::SnapshotReport;
+use crate::inventory::{FutureSnapshotReplaced, SnapshotReport};
 
 /// What is stored about a listed service before the snapshot is applied.
 struct StoredService {
@@ -55,26 +56,55 @@ pub(super) async fn apply_snapshot(
     store: &SqliteStore,
     snapshot: &Snapshot,
 ) -> StoreResult<SnapshotReport> {
+    apply(store, snapshot, None).await
+}
+
+pub(super) async fn apply_snapshot_replacing_future(
+    store: &SqliteStore,
+    snapshot: &Snapshot,
+    now: DateTime<Utc>,
+) -> StoreResult<SnapshotReport> {
+    apply(store, snapshot, Some(now)).await
+}
+
+/// Applies `snapshot`; with `replace_future_after` set, a newest snapshot of the source dated
+/// after that instant is replaced rather than refusing this older one.
+async fn apply(
+    store: &SqliteStore,
+    snapshot: &Snapshot,
+    replace_future_after: Option<DateTime<Utc>>,
+) -> StoreResult<SnapshotReport> {
     validate(snapshot)?;
     let source = snapshot.source.as_str();
     let taken_at = instant(snapshot.taken_at);
     let mut transaction = store.begin_write().await?;
 
     // A snapshot older than one already applied would undo newer knowledge: services it lists
-    // could come back to life and services it misses could be buried.
+    // could come back to life and services it misses could be buried. The one exception is a
+    // newest snapshot dated in the future, which is no knowledge at all about its date.
     let last_taken_at: Option<String> =
         sqlx::query_scalar("SELECT last_taken_at FROM inventory_sources WHERE id = ?")
             .bind(source)
             .fetch_optional(&mut *transaction)
             .await?;
+    let mut replaced_future = None;
     if let Some(last_taken_at) = last_taken_at
         && last_taken_at > taken_at
     {
-        return Err(StoreError::StaleSnapshot {
-            source_id: source.to_owned(),
-            taken_at: snapshot.taken_at,
-            last_taken_at: parse_instant(&last_taken_at)?,
-        });
+        let last = parse_instant(&last_taken_at)?;
+        match replace_future_after {
+            Some(now) if last > now => {
+                let replaced = bring_back_future(&mut transaction, source, &taken_at, last).await?;
+                replaced_future = Some(replaced);
+            }
+            _ => {
+                return Err(StoreError::StaleSnapshot {
+                    source_id: source.to_owned(),
+                    taken_at: snapshot.taken_at,
+                    last_taken_at: last,
+                });
+            }
+        }
     }
 
     // Read what is stored about the listed services, then decide every write in memory.
@@ -88,6 +118,7 @@ pub(super) async fn apply_snapshot(
     let mut stored_resources = stored_resources(&mut transaction, &listed_ids).await?;
     let mut report = SnapshotReport {
         customers_seen: snapshot.customers.len(),
+        replaced_future,
         ..SnapshotReport::default()
     };
     let mut writes = Writes::default();
@@ -122,6 +153,96 @@ pub(super) async fn apply_snapshot(
         "applied an inventory snapshot from {source}"
     );
     Ok(report)
+}
+
+/// Brings every instant of `source` later than `taken_at` back to it, and makes the services
+/// that a future snapshot (claiming `future_taken_at`) marked gone present again.
+///
+/// The future snapshot's content was real, only its date was wrong, so its rows are kept and
+/// re-dated rather than deleted: what it reported counts as reported at `taken_at`, and the
+/// replacing snapshot is then applied over it as a later one would be. Its burials are undone
+/// because a complete replacing snapshot buries again what is really gone, with its own date.
+async fn bring_back_future(
+    transaction: &mut Transaction<'static, Sqlite>,
+    source: &str,
+    taken_at: &str,
+    future_taken_at: DateTime<Utc>,
+) -> StoreResult<FutureSnapshotReplaced> {
+    let unburied: Vec<String> = sqlx::query_scalar(
+        "UPDATE services SET gone_at = NULL WHERE source_id = ?1 AND gone_at > ?2 RETURNING id",
+    )
+    .bind(source)
+    .bind(taken_at)
+    .fetch_all(&mut **transaction)
+    .await?;
+
+    let services_redated = sqlx::query(
+        "UPDATE services SET \
+             first_seen = min(first_seen, ?2), \
+             last_seen = min(last_seen, ?2), \
+             customer_since = CASE WHEN customer_since > ?2 THEN ?2 ELSE customer_since END \
+         WHERE source_id = ?1 \
+           AND (first_seen > ?2 OR last_seen > ?2 OR customer_since > ?2)",
+    )
+    .bind(source)
+    .bind(taken_at)
+    .execute(&mut **transaction)
+    .await?
+    .rows_affected();
+
+    let history_redated = sqlx::query(
+        "UPDATE usage_history SET observed_at = ?2 WHERE source_id = ?1 AND observed_at > ?2",
+    )
+    .bind(source)
+    .bind(taken_at)
+    .execute(&mut **transaction)
+    .await?
+    .rows_affected();
+
+    let customers_redated = sqlx::query(
+        "UPDATE customers SET first_seen = min(first_seen, ?2), last_seen = min(last_seen, ?2) \
+         WHERE source_id = ?1 AND (first_seen > ?2 OR last_seen > ?2)",
+    )
+    .bind(source)
+    .bind(taken_at)
+    .execute(&mut **transaction)
+    .await?
+    .rows_affected();
+
+    // The source's own marks follow, so that the replacing snapshot is no longer older.
+    sqlx::query(
+        "UPDATE inventory_sources SET \
+             last_taken_at = ?2, \
+             last_complete_at = CASE WHEN last_complete_at > ?2 THEN ?2 ELSE last_complete_at END \
+         WHERE id = ?1",
+    )
+    .bind(source)
+    .bind(taken_at)
+    .execute(&mut **transaction)
+    .await?;
+
+    let mut services_unburied = unburied
+        .iter()
+        .map(|id| parse(id, "service id"))
+        .collect::<StoreResult<Vec<ServiceId>>>()?;
+    services_unburied.sort();
+    tracing::warn!(
+        inventory.source = source,
+        snapshot.future_taken_at = %future_taken_at,
+        snapshot.taken_at = taken_at,
+        services.redated = services_redated,
+        services.unburied = services_unburied.len(),
+        history.redated = history_redated,
+        "replacing a snapshot dated in the future"
+    );
+
+    Ok(FutureSnapshotReplaced {
+        future_taken_at,
+        services_redated: usize::try_from(services_redated).unwrap_or(usize::MAX),
+        services_unburied,
+        history_redated: usize::try_from(history_redated).unwrap_or(usize::MAX),
+        customers_redated: usize::try_from(customers_redated).unwrap_or(usize::MAX),
+    })
 }
 
 /// Checks the rules the tables rely on, before anything is written.

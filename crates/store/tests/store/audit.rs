@@ -1,6 +1,8 @@
 //! The append-only audit log.
 
-use hyalto_store::{AuditFilter, AuditOperation, AuditStatus, NewAuditEntry, NewRun, Store as _};
+use hyalto_store::{
+    AuditFilter, AuditOperation, AuditStatus, NewAuditEntry, NewRun, Store as _, WriteIntent,
+};
 use serde_json::json;
 
 use crate::helpers::{at, customer_id, open_store, raw_connection};
@@ -165,4 +167,79 @@ fn named_operations_round_trip_through_their_names() {
         AuditOperation::from_name("create_addition"),
         AuditOperation::CreateAddition
     );
+}
+
+#[tokio::test]
+async fn own_writes_are_found_by_record_among_any_number_of_others() {
+    let test = open_store().await;
+    let wanted = NewAuditEntry {
+        target_id: Some(7),
+        after: Some(json!({"cancelledDate": "2026-12-03T00:00:00Z"})),
+        status: AuditStatus::Unknown,
+        ..entry(1, "acme", AuditOperation::CancelAddition)
+    };
+    test.store.append_audit(&wanted).await.unwrap();
+    for hour in 2..20 {
+        let other = NewAuditEntry {
+            target_id: Some(1000 + i64::from(hour)),
+            ..entry(hour, "acme", AuditOperation::CancelAddition)
+        };
+        test.store.append_audit(&other).await.unwrap();
+    }
+    let ended = NewAuditEntry {
+        target_kind: "agreement".to_owned(),
+        target_id: Some(7),
+        ..entry(3, "acme", AuditOperation::EndChildAgreement)
+    };
+    test.store.append_audit(&ended).await.unwrap();
+    test.store
+        .record_write_intent(&WriteIntent {
+            at: at(2, 21),
+            run: None,
+            customer: Some(customer_id("acme")),
+            operation: AuditOperation::CancelAddition,
+            target_kind: "addition".to_owned(),
+            target_id: 8,
+            sent: json!({"cancelledDate": "2026-12-04T00:00:00Z"}),
+        })
+        .await
+        .unwrap();
+
+    let own = test
+        .store
+        .own_writes(&AuditOperation::CancelAddition, "addition", &[7, 8, 9])
+        .await
+        .unwrap();
+    let none = test
+        .store
+        .own_writes(&AuditOperation::CancelAddition, "addition", &[])
+        .await
+        .unwrap();
+
+    let mut found: Vec<(i64, String)> = own
+        .iter()
+        .map(|write| (write.target_id, write.sent["cancelledDate"].to_string()))
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            (7, "\"2026-12-03T00:00:00Z\"".to_owned()),
+            (8, "\"2026-12-04T00:00:00Z\"".to_owned()),
+        ]
+    );
+    assert!(none.is_empty());
+}
+
+#[tokio::test]
+async fn the_installation_id_is_created_once_and_kept() {
+    let test = open_store().await;
+
+    let first = test.store.installation_id().await.unwrap();
+    let again = test.store.installation_id().await.unwrap();
+    let other = open_store().await.store.installation_id().await.unwrap();
+
+    assert!(first.starts_with("hyi-") && first.len() == 20, "{first}");
+    assert_eq!(first, again);
+    assert_ne!(first, other, "another data dir is another installation");
 }

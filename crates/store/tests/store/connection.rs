@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
+use hyalto_store::secret::{finish_key_file_rotation, rotate_key_file};
 use hyalto_store::{
-    DATABASE_FILE_NAME, KEY_FILE_NAME, KeyEncryptionKey, SecretError, SqliteStore, Store as _,
-    StoreError, StoredConnection,
+    DATABASE_FILE_NAME, KEY_FILE_NAME, KeyEncryptionKey, OLD_KEY_FILE_NAME, SealState, SecretError,
+    SqliteStore, Store as _, StoreError, StoredConnection,
 };
 use secrecy::{ExposeSecret as _, SecretString};
 use sqlx::Row as _;
@@ -179,4 +180,134 @@ async fn opening_a_new_data_dir_creates_a_private_directory_and_the_database() {
     assert_eq!(mode, 0o700);
     assert_eq!(store.database_path(), data_dir.join(DATABASE_FILE_NAME));
     assert!(store.database_path().is_file());
+}
+
+/// A copy of the key file in `data_dir`, to check later that the old key no longer opens.
+fn copy_of_key_file(data_dir: &std::path::Path) -> KeyEncryptionKey {
+    let folder = data_dir.join("copy-of-the-old-key");
+    std::fs::create_dir(&folder).unwrap();
+    let copy = folder.join(KEY_FILE_NAME);
+    std::fs::copy(data_dir.join(KEY_FILE_NAME), &copy).unwrap();
+    KeyEncryptionKey::load_or_create_file(&copy).unwrap()
+}
+
+/// Opens the store in `data_dir` with its key files, as `hyalto` does without the variable.
+async fn reopen(data_dir: &std::path::Path) -> SqliteStore {
+    let key = KeyEncryptionKey::load_key_files(data_dir).unwrap();
+    SqliteStore::open_with_key(data_dir, key).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_rotated_key_file_reseals_the_private_key_which_the_old_key_no_longer_opens() {
+    let test = open_store().await;
+    test.store.save_connection(&connection()).await.unwrap();
+    let old_key = copy_of_key_file(test.dir.path());
+
+    let new_key = rotate_key_file(test.dir.path()).unwrap();
+    let report = test.store.reseal_secrets(&new_key).await.unwrap();
+    let removed = finish_key_file_rotation(test.dir.path()).unwrap();
+    let rotated = reopen(test.dir.path()).await;
+    let loaded = rotated.load_connection().await.unwrap().unwrap();
+    let with_old_key = SqliteStore::open_with_key(test.dir.path(), old_key)
+        .await
+        .unwrap()
+        .load_connection()
+        .await
+        .unwrap_err();
+
+    assert_eq!(report.resealed, ["ConnectWise private key"]);
+    assert!(removed);
+    assert!(!test.dir.path().join(OLD_KEY_FILE_NAME).exists());
+    assert_eq!(loaded.private_key.expose_secret(), PRIVATE_KEY);
+    assert!(
+        matches!(
+            with_old_key,
+            StoreError::Secret(SecretError::WrongKey { .. })
+        ),
+        "{with_old_key:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_rotation_cut_short_before_the_reseal_stays_readable_and_can_be_finished() {
+    let test = open_store().await;
+    test.store.save_connection(&connection()).await.unwrap();
+    rotate_key_file(test.dir.path()).unwrap();
+
+    let interrupted = reopen(test.dir.path()).await;
+    let loaded = interrupted.load_connection().await.unwrap().unwrap();
+    let before = interrupted.sealed_secrets().await.unwrap();
+    let current = KeyEncryptionKey::load_key_files(test.dir.path()).unwrap();
+    let report = interrupted.reseal_secrets(&current).await.unwrap();
+    finish_key_file_rotation(test.dir.path()).unwrap();
+    let finished = reopen(test.dir.path()).await;
+    let after = finished.sealed_secrets().await.unwrap();
+
+    assert_eq!(loaded.private_key.expose_secret(), PRIVATE_KEY);
+    assert_eq!(before[0].state, SealState::OpensWithPreviousKey);
+    assert_eq!(report.resealed, ["ConnectWise private key"]);
+    assert_eq!(after[0].state, SealState::OpensWithCurrentKey);
+    assert_eq!(
+        finished
+            .load_connection()
+            .await
+            .unwrap()
+            .unwrap()
+            .private_key
+            .expose_secret(),
+        PRIVATE_KEY
+    );
+}
+
+#[tokio::test]
+async fn a_rotation_cut_short_after_the_reseal_stays_readable_and_resealing_again_changes_nothing()
+{
+    let test = open_store().await;
+    test.store.save_connection(&connection()).await.unwrap();
+    let new_key = rotate_key_file(test.dir.path()).unwrap();
+    test.store.reseal_secrets(&new_key).await.unwrap();
+
+    let interrupted = reopen(test.dir.path()).await;
+    let loaded = interrupted.load_connection().await.unwrap().unwrap();
+    let again = interrupted.reseal_secrets(&new_key).await.unwrap();
+    let refused = rotate_key_file(test.dir.path()).unwrap_err();
+
+    assert_eq!(loaded.private_key.expose_secret(), PRIVATE_KEY);
+    assert!(again.resealed.is_empty());
+    assert_eq!(again.already_sealed, ["ConnectWise private key"]);
+    assert!(
+        matches!(refused, SecretError::RotationUnfinished { .. }),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn resealing_under_a_key_from_the_environment_leaves_the_key_file_unable_to_open_it() {
+    let test = open_store().await;
+    test.store.save_connection(&connection()).await.unwrap();
+    let new_key =
+        KeyEncryptionKey::from_env_value("AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=").unwrap();
+
+    let report = test.store.reseal_secrets(&new_key).await.unwrap();
+    let states = test.store.sealed_secrets().await.unwrap();
+    let under_new_key = SqliteStore::open_with_key(test.dir.path(), new_key)
+        .await
+        .unwrap()
+        .load_connection()
+        .await
+        .unwrap()
+        .unwrap();
+
+    assert_eq!(report.resealed, ["ConnectWise private key"]);
+    assert_eq!(states[0].state, SealState::DoesNotOpen);
+    assert_eq!(under_new_key.private_key.expose_secret(), PRIVATE_KEY);
+}
+
+#[tokio::test]
+async fn a_store_without_a_connection_has_no_sealed_secrets() {
+    let test = open_store().await;
+
+    let secrets = test.store.sealed_secrets().await.unwrap();
+
+    assert!(secrets.is_empty());
 }

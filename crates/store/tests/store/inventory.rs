@@ -627,3 +627,154 @@ async fn a_service_that_never_moves_belongs_to_its_customer_since_it_was_first_s
     assert_eq!(stored.customer_since, stored.first_seen);
     assert_eq!(stored.customer_since, at(1, 8));
 }
+
+#[tokio::test]
+async fn a_snapshot_older_than_a_future_dated_one_replaces_it_when_asked() {
+    let test = open_store().await;
+    let customers = vec![customer("acme", "Acme")];
+    let now = at(3, 12);
+    test.store
+        .apply_snapshot(&snapshot(
+            "vc1",
+            at(1, 8),
+            customers.clone(),
+            vec![
+                vm("vm-1", Some("acme"), "4", "16"),
+                vm("vm-2", Some("acme"), "2", "8"),
+                vm("vm-3", Some("acme"), "1", "2"),
+            ],
+        ))
+        .await
+        .unwrap();
+    // A collector whose clock ran 17 days ahead: vm-3 missing, vm-1 resized, vm-4 new.
+    test.store
+        .apply_snapshot(&snapshot(
+            "vc1",
+            at(20, 8),
+            customers.clone(),
+            vec![
+                vm("vm-1", Some("acme"), "8", "16"),
+                vm("vm-2", Some("acme"), "2", "8"),
+                vm("vm-4", Some("acme"), "1", "1"),
+            ],
+        ))
+        .await
+        .unwrap();
+
+    let report = test
+        .store
+        .apply_snapshot_replacing_future(
+            &snapshot(
+                "vc1",
+                at(3, 8),
+                customers,
+                vec![
+                    vm("vm-1", Some("acme"), "8", "16"),
+                    vm("vm-3", Some("acme"), "1", "2"),
+                    vm("vm-4", Some("acme"), "1", "1"),
+                ],
+            ),
+            now,
+        )
+        .await
+        .unwrap();
+    let service = |id: &'static str| {
+        let store = test.store.clone();
+        async move { store.get_service(&service_id(id)).await.unwrap().unwrap() }
+    };
+    let (vm1, vm2, vm3, vm4) = (
+        service("vm-1").await,
+        service("vm-2").await,
+        service("vm-3").await,
+        service("vm-4").await,
+    );
+    let vm1_history = test
+        .store
+        .service_history(&service_id("vm-1"))
+        .await
+        .unwrap();
+    let sources = test.store.list_sources().await.unwrap();
+
+    let replaced = report
+        .replaced_future
+        .clone()
+        .expect("the future snapshot was replaced");
+    assert_eq!(replaced.future_taken_at, at(20, 8));
+    assert_eq!(replaced.services_unburied, [service_id("vm-3")]);
+    assert_eq!(replaced.services_redated, 3, "vm-1, vm-2 and vm-4");
+    assert_eq!(report.gone, [service_id("vm-2")]);
+    assert!(report.revived.is_empty(), "vm-3 keeps its life: {report:?}");
+    assert_eq!((vm1.first_seen, vm1.last_seen), (at(1, 8), at(3, 8)));
+    assert_eq!(vm2.gone_at, Some(at(3, 8)));
+    assert_eq!((vm3.first_seen, vm3.gone_at), (at(1, 8), None));
+    assert_eq!((vm4.first_seen, vm4.customer_since), (at(3, 8), at(3, 8)));
+    assert!(
+        vm1_history
+            .iter()
+            .all(|observation| observation.observed_at <= at(3, 8)),
+        "{vm1_history:?}"
+    );
+    assert_eq!(sources[0].last_taken_at, at(3, 8));
+    assert_eq!(sources[0].last_complete_at, Some(at(3, 8)));
+}
+
+#[tokio::test]
+async fn replacing_refuses_an_older_snapshot_when_the_newest_is_not_in_the_future() {
+    let test = open_store().await;
+    let customers = vec![customer("acme", "Acme")];
+    test.store
+        .apply_snapshot(&snapshot(
+            "vc1",
+            at(2, 8),
+            customers.clone(),
+            vec![vm("vm-1", Some("acme"), "4", "16")],
+        ))
+        .await
+        .unwrap();
+
+    let error = test
+        .store
+        .apply_snapshot_replacing_future(
+            &snapshot(
+                "vc1",
+                at(1, 8),
+                customers,
+                vec![vm("vm-2", Some("acme"), "1", "1")],
+            ),
+            at(3, 12),
+        )
+        .await
+        .unwrap_err();
+    let vm2 = test.store.get_service(&service_id("vm-2")).await.unwrap();
+
+    assert!(
+        matches!(error, StoreError::StaleSnapshot { .. }),
+        "{error:?}"
+    );
+    assert!(vm2.is_none());
+}
+
+#[tokio::test]
+async fn replacing_with_a_newer_snapshot_is_an_ordinary_import() {
+    let test = open_store().await;
+    let customers = vec![customer("acme", "Acme")];
+    let services = vec![vm("vm-1", Some("acme"), "4", "16")];
+    test.store
+        .apply_snapshot(&snapshot(
+            "vc1",
+            at(1, 8),
+            customers.clone(),
+            services.clone(),
+        ))
+        .await
+        .unwrap();
+
+    let report = test
+        .store
+        .apply_snapshot_replacing_future(&snapshot("vc1", at(2, 8), customers, services), at(3, 12))
+        .await
+        .unwrap();
+
+    assert_eq!(report.replaced_future, None);
+    assert_eq!(report.unchanged, 1);
+}

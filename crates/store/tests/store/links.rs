@@ -58,6 +58,7 @@ fn addition(addition_id: i64, agreement_id: i64, service: &str, quantity: &str) 
         ownership_key: format!("hyalto:{service}:ram"),
         quantity: decimal(quantity),
         unit_price: Some(decimal("2.50")),
+        unit_cost: Some(decimal("1.25")),
         effective_date: day(1),
         state: AdditionState::Active,
     }

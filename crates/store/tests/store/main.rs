@@ -10,3 +10,4 @@ mod lease;
 mod links;
 mod mappings;
 mod runs;
+mod users;

@@ -67,6 +67,8 @@ fn service(id: &str, meters: &[(&str, &str)]) -> DesiredService {
         name: format!("{id}.example"),
         start_date: day("2026-12-01"),
         gone_on: None,
+        running: true,
+        moved_here: false,
         meters: meters
             .iter()
             .map(|(meter, quantity)| DesiredMeter {
@@ -107,6 +109,11 @@ fn context() -> PlanContext {
         removals_confirmed: false,
         adopt_unowned: false,
         name_template: "{kind}: {service}".to_owned(),
+        change_guard: ChangeGuard::default(),
+        ceilings: Ceilings::default(),
+        changes_confirmed: false,
+        installation: "hyi-ours".to_owned(),
+        take_over: Vec::new(),
     }
 }
 
@@ -127,13 +134,13 @@ fn child(id: i64, service: &str) -> Agreement {
     Agreement {
         id,
         parent_agreement: Some(AgreementReference::by_id(MASTER)),
+        name: Some(format!("Virtual machine: {service}.example")),
         start_date: CwDate::from_ymd(2026, 12, 1),
         no_ending_date_flag: Some(true),
-        internal_notes: Some(child_notes(&child_key(
-            &customer_id(),
-            &sid(service),
-            day("2026-12-01"),
-        ))),
+        internal_notes: Some(child_notes(
+            &child_key(&customer_id(), &sid(service), day("2026-12-01")),
+            "hyi-ours",
+        )),
         ..Agreement::default()
     }
 }
@@ -186,6 +193,7 @@ fn addition_link(
         ownership_key: addition_key(&sid(service), &key(meter), day("2026-12-01")),
         quantity: qty(written),
         unit_price: None,
+        unit_cost: None,
         effective_date: day("2026-12-01"),
         state: AdditionState::Active,
     })
@@ -213,6 +221,7 @@ fn synced_vm(cpu_in_cw: &str) -> KnownCustomer {
         },
         own_changes: OwnChanges::default(),
         departures: HashMap::new(),
+        ..KnownCustomer::default()
     }
 }
 
@@ -661,7 +670,9 @@ fn a_new_meter_on_a_billed_service_starts_today() {
 
 #[test]
 fn a_meter_that_disappears_is_cancelled_today() {
-    let cpu_only = service("vm-1", &[("virtual_machine/cpu", "4")]);
+    // Stopped, so RAM vanishing is not the implausible drop of a running VM's RAM to zero.
+    let mut cpu_only = service("vm-1", &[("virtual_machine/cpu", "4")]);
+    cpu_only.running = false;
 
     let plan = plan_customer(
         &desired(vec![cpu_only], MappingOptions::default()),
@@ -678,8 +689,11 @@ fn a_meter_that_disappears_is_cancelled_today() {
 
 #[test]
 fn a_zero_quantity_cancels_the_line_and_creates_none() {
+    // A stopped VM that does not bill CPU meters zero; a running one is held (see below).
+    let mut stopped = vm1("0");
+    stopped.running = false;
     let plan = plan_customer(
-        &desired(vec![vm1("0")], MappingOptions::default()),
+        &desired(vec![stopped], MappingOptions::default()),
         &synced_vm("4"),
         &context(),
     );
@@ -844,9 +858,13 @@ fn removals_above_the_share_are_held_until_confirmed() {
 
     // A hold is not a skip: the run says the rest was applied, a plan that it is planned.
     assert!(
-        held.status
-            .to_string()
+        held.status_line(true)
             .starts_with("removals held; other changes applied")
+    );
+    assert!(
+        held.status_line(true).ends_with("--confirm-removals acme)"),
+        "{}",
+        held.status_line(true)
     );
     let table = Plan {
         customers: vec![held],
@@ -1197,7 +1215,12 @@ fn a_running_child_under_the_previous_master_is_reported_and_no_second_child_is_
         &context(),
     );
 
-    assert_eq!(plan.operations, []);
+    // The old child is still the live billing record, so its quantity follows usage there.
+    assert_eq!(names(&plan), ["update_quantity"]);
+    assert!(matches!(
+        &plan.operations[0],
+        Operation::UpdateQuantity { agreement_id: 100, to, .. } if *to == qty("8")
+    ));
     assert_eq!(
         plan.findings,
         [Finding::ChildUnderPreviousMaster {
@@ -1296,5 +1319,258 @@ fn a_gone_service_with_a_child_under_the_previous_master_is_cancelled_and_ended_
             .findings
             .iter()
             .any(|finding| matches!(finding, Finding::DeletedInConnectWise { .. }))
+    );
+}
+
+#[test]
+fn a_product_mapping_naming_another_item_cancels_yesterday_and_replaces_from_today() {
+    let mut service = vm1("4");
+    service.meters[0].product.as_mut().unwrap().catalog_item_id = 11;
+
+    let plan = plan_customer(
+        &desired(vec![service], MappingOptions::default()),
+        &synced_vm("4"),
+        &context(),
+    );
+
+    assert_eq!(names(&plan), ["cancel_addition", "create_addition"]);
+    assert!(matches!(
+        &plan.operations[0],
+        Operation::CancelAddition { addition_id: 1000, cancelled_date, .. }
+            if *cancelled_date == day("2026-12-02")
+    ));
+    let Operation::CreateAddition {
+        product_id,
+        quantity,
+        effective_date,
+        child,
+        reason,
+        ..
+    } = &plan.operations[1]
+    else {
+        panic!("a replacement line: {:?}", plan.operations);
+    };
+    assert_eq!(*product_id, 11);
+    assert_eq!(*quantity, qty("4"));
+    assert_eq!(*effective_date, day("2026-12-03"));
+    assert_eq!(*child, ChildRef::Existing { agreement_id: 100 });
+    assert!(
+        reason.contains("product changed from catalog item 10 to 11"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_new_price_override_replaces_the_line_whatever_the_quantity_change_mode() {
+    let mut service = vm1("6");
+    service.meters[1].product.as_mut().unwrap().unit_price = Some(qty("2.5"));
+    let options = MappingOptions {
+        quantity_change: QuantityChangeMode::InPlace,
+        ..MappingOptions::default()
+    };
+
+    let plan = plan_customer(
+        &desired(vec![service], options),
+        &synced_vm("4"),
+        &context(),
+    );
+
+    // cpu changes in place; ram, whose price override is new, is replaced.
+    assert_eq!(
+        names(&plan),
+        ["update_quantity", "cancel_addition", "create_addition"]
+    );
+    assert!(
+        plan.operations[1]
+            .reason()
+            .contains("unit price changed from the catalog price to 2.5")
+    );
+    assert!(matches!(
+        &plan.operations[2],
+        Operation::CreateAddition { unit_price: Some(price), .. } if *price == qty("2.5")
+    ));
+}
+
+#[test]
+fn an_interrupted_product_replacement_is_finished_not_reported() {
+    let mut service = vm1("4");
+    service.meters[0].product.as_mut().unwrap().catalog_item_id = 11;
+    let mut known = synced_vm("4");
+    known.additions.get_mut(&100).unwrap()[0].cancelled_date = CwDate::from_ymd(2026, 12, 2);
+
+    let plan = plan_customer(
+        &desired(vec![service], MappingOptions::default()),
+        &known,
+        &context(),
+    );
+
+    assert_eq!(plan.findings, []);
+    assert_eq!(names(&plan), ["adopt_addition", "create_addition"]);
+    assert!(matches!(
+        &plan.operations[1],
+        Operation::CreateAddition { product_id: 11, effective_date, .. }
+            if *effective_date == day("2026-12-03")
+    ));
+}
+
+#[test]
+fn an_implausible_jump_is_held_and_reported_and_written_once_confirmed() {
+    let desired = desired(vec![vm1("400")], MappingOptions::default());
+
+    let held = plan_customer(&desired, &synced_vm("4"), &context());
+    let confirmed = plan_customer(
+        &desired,
+        &synced_vm("4"),
+        &PlanContext {
+            changes_confirmed: true,
+            ..context()
+        },
+    );
+
+    assert_eq!(held.operations, []);
+    assert_eq!(held.status, CustomerStatus::ChangesHeld { changes: 1 });
+    assert!(
+        held.status_line(false)
+            .starts_with("changes held; other changes planned; nothing is written"),
+        "{}",
+        held.status_line(false)
+    );
+    assert!(matches!(
+        &held.findings[..],
+        [Finding::ChangeHeld { addition_id: Some(1000), last_written, desired, .. }]
+            if *last_written == Some(qty("4")) && *desired == qty("400")
+    ));
+    assert!(held.findings[0].to_string().contains("--confirm-changes"));
+    assert_eq!(names(&confirmed), ["update_quantity"]);
+}
+
+#[test]
+fn a_running_services_cpu_dropping_to_zero_is_held() {
+    let plan = plan_customer(
+        &desired(vec![vm1("0")], MappingOptions::default()),
+        &synced_vm("4"),
+        &context(),
+    );
+
+    assert_eq!(plan.operations, []);
+    assert!(matches!(
+        &plan.findings[..],
+        [Finding::ChangeHeld { why, .. }] if why.contains("dropped to 0")
+    ));
+}
+
+#[test]
+fn the_change_guard_needs_both_the_factor_and_the_units() {
+    let guard = ChangeGuard::default();
+    let storage = ResourceKind::Storage;
+
+    assert_eq!(
+        guard.check(&storage, true, qty("2"), qty("40")),
+        None,
+        "a resize"
+    );
+    assert_eq!(
+        guard.check(&storage, true, qty("100"), qty("900")),
+        None,
+        "under 10x"
+    );
+    assert!(
+        guard
+            .check(&storage, true, qty("100"), qty("1001"))
+            .is_some()
+    );
+    assert!(
+        guard
+            .check(&storage, true, qty("2000"), qty("150"))
+            .is_some(),
+        "a collapse"
+    );
+    assert_eq!(
+        guard.check(&storage, true, qty("100"), qty("0")),
+        None,
+        "a little storage may go"
+    );
+    assert!(
+        guard.check(&storage, true, qty("500"), qty("0")).is_some(),
+        "500 GiB vanishing is more than 10x and more than 100 apart"
+    );
+    assert!(
+        guard
+            .check(&ResourceKind::Ram, true, qty("16"), qty("0"))
+            .is_some()
+    );
+    assert_eq!(
+        guard.check(&ResourceKind::Ram, false, qty("16"), qty("0")),
+        None
+    );
+}
+
+#[test]
+fn a_renamed_service_gets_its_child_renamed_within_100_characters() {
+    let mut service = vm1("4");
+    service.name = "ü".repeat(150);
+
+    let plan = plan_customer(
+        &desired(vec![service], MappingOptions::default()),
+        &synced_vm("4"),
+        &context(),
+    );
+
+    assert_eq!(names(&plan), ["rename_child_agreement"]);
+    let Operation::RenameChildAgreement { from, to, .. } = &plan.operations[0] else {
+        panic!("a rename");
+    };
+    assert_eq!(from, "Virtual machine: vm-1.example");
+    assert_eq!(to.chars().count(), 100);
+    assert!(to.starts_with("Virtual machine: üü"));
+}
+
+#[test]
+fn a_missing_line_starts_after_the_last_day_of_the_meters_previous_line() {
+    // vm-1's CPU line was cancelled on the 1st (the VM was stopped); the CPU it reports has
+    // been non-zero since the service began, as usage history records raw quantities.
+    let mut known = synced_vm("4");
+    known.links.additions[0].link.state = AdditionState::Cancelled {
+        on: day("2026-12-01"),
+    };
+    known.additions.insert(
+        100,
+        vec![
+            Addition {
+                cancelled_date: CwDate::from_ymd(2026, 12, 1),
+                ..addition(1000, "vm-1", "virtual_machine/cpu", 10, "4")
+            },
+            addition(1001, "vm-1", "virtual_machine/ram", 20, "16"),
+        ],
+    );
+    known
+        .meter_since
+        .insert((sid("vm-1"), key("virtual_machine/cpu")), day("2026-11-20"));
+
+    let plan = plan_customer(
+        &desired(vec![vm1("4")], MappingOptions::default()),
+        &known,
+        &context(),
+    );
+
+    let created: Vec<(NaiveDate, &str)> = plan
+        .operations
+        .iter()
+        .filter_map(|operation| match operation {
+            Operation::CreateAddition {
+                effective_date,
+                reason,
+                ..
+            } => Some((*effective_date, reason.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(created.len(), 1, "{:?}", plan.operations);
+    assert_eq!(created[0].0, day("2026-12-02"));
+    assert!(
+        created[0].1.contains("after its previous line's last day")
+            || created[0].1.contains("never created"),
+        "{}",
+        created[0].1
     );
 }

@@ -4,7 +4,7 @@ use hyalto_connectwise::models::{Addition, CwDate, PatchOperation};
 use hyalto_domain::CustomerId;
 use hyalto_store::{
     AuditFilter, AuditOperation, AuditStatus, MappingOptions, NewAuditEntry, QuantityChangeMode,
-    Store as _,
+    Store as _, WriteIntent,
 };
 use hyalto_sync::{Finding, RunReport, SyncConfig};
 use serde_json::json;
@@ -356,6 +356,135 @@ async fn an_interrupted_cancel_and_replace_is_finished_by_a_later_sync() {
 }
 
 #[tokio::test]
+async fn an_interrupted_cancellation_is_found_however_many_audit_entries_follow_it() {
+    let (world, child) = resized_with_cancel_and_replace().await;
+    world
+        .add_fault(json!({
+            "method": "PATCH",
+            "pathTemplate": "/finance/agreements/{id}/additions/{id}",
+            "kind": "commit_then_drop",
+            "count": 7
+        }))
+        .await;
+    world
+        .add_fault(json!({
+            "method": "GET",
+            "pathTemplate": "/finance/agreements/{id}/additions/{id}",
+            "kind": "server_error",
+            "status": 503,
+            "count": 7
+        }))
+        .await;
+    world.sync(at(4, 12)).await;
+    // Long after, the customer's log holds more than ten thousand newer cancellations.
+    for target in 0..10_050 {
+        world
+            .store
+            .append_audit(&NewAuditEntry {
+                at: at(4, 13),
+                run: None,
+                customer: Some(CustomerId::new(OBRIEN.0).unwrap()),
+                operation: AuditOperation::CancelAddition,
+                target_kind: "addition".to_owned(),
+                target_id: Some(1_000_000 + target),
+                reason: "an unrelated cancellation".to_owned(),
+                before: None,
+                after: Some(json!({ "cancelledDate": "2026-12-03T00:00:00Z" })),
+                status: AuditStatus::Succeeded,
+                request_id: None,
+                error_message: None,
+            })
+            .await
+            .unwrap();
+    }
+
+    let rerun = world.sync(at(9, 12)).await;
+
+    assert!(!reports_a_hand_edit(&rerun), "{:?}", rerun.plan);
+    assert_eq!(rerun.created_additions, 1);
+    let (cancelled, active) = vcpu_lines(&world, child).await;
+    assert_eq!((cancelled.len(), active.len()), (1, 1));
+    assert_eq!(active[0].effective_date, CwDate::from_ymd(2026, 12, 4));
+}
+
+#[tokio::test]
+async fn a_crash_after_a_cancellation_was_sent_and_before_its_audit_entry_is_finished_later() {
+    let (world, child) = resized_with_cancel_and_replace().await;
+    // The run recorded its intent and sent the cancellation, ConnectWise saved it, and the
+    // process died before the audit entry: only the intent is in the store.
+    let (_, active) = vcpu_lines(&world, child).await;
+    world
+        .store
+        .record_write_intent(&WriteIntent {
+            at: at(4, 12),
+            run: None,
+            customer: Some(CustomerId::new(OBRIEN.0).unwrap()),
+            operation: AuditOperation::CancelAddition,
+            target_kind: "addition".to_owned(),
+            target_id: active[0].id,
+            sent: json!({ "cancelledDate": "2026-12-03T00:00:00Z" }),
+        })
+        .await
+        .unwrap();
+    world
+        .client
+        .patch_addition(
+            child,
+            active[0].id,
+            &[PatchOperation::replace(
+                "cancelledDate",
+                CwDate::from_ymd(2026, 12, 3).unwrap(),
+            )],
+        )
+        .await
+        .unwrap();
+
+    // The rerun is days later, when only the intent can tell the date was hyalto's.
+    let rerun = world.sync(at(6, 12)).await;
+
+    assert!(!reports_a_hand_edit(&rerun), "{:?}", rerun.plan);
+    assert_eq!(rerun.created_additions, 1);
+    assert_eq!(rerun.cancelled, 0);
+    let (cancelled, active) = vcpu_lines(&world, child).await;
+    assert_eq!((cancelled.len(), active.len()), (1, 1));
+    assert_eq!(active[0].quantity, Some(decimal("8")));
+    assert_eq!(active[0].effective_date, CwDate::from_ymd(2026, 12, 4));
+}
+
+#[tokio::test]
+async fn every_cancellation_is_recorded_as_an_intent_before_it_is_sent() {
+    let (world, child) = resized_with_cancel_and_replace().await;
+    let (_, active) = vcpu_lines(&world, child).await;
+    // ConnectWise fails the write: the audit entry says failed, the intent remains.
+    world
+        .add_fault(json!({
+            "method": "PATCH",
+            "pathTemplate": "/finance/agreements/{id}/additions/{id}",
+            "kind": "server_error",
+            "status": 500,
+            "count": 1
+        }))
+        .await;
+
+    world.sync(at(4, 12)).await;
+
+    let own = world
+        .store
+        .own_writes(&AuditOperation::CancelAddition, "addition", &[active[0].id])
+        .await
+        .unwrap();
+    assert_eq!(
+        own.len(),
+        2,
+        "the intent and the failed audit entry: {own:?}"
+    );
+    assert!(
+        own.iter()
+            .all(|write| write.sent["cancelledDate"] == json!("2026-12-03T00:00:00Z"))
+    );
+}
+
+#[tokio::test]
 async fn a_crash_between_a_cancellation_and_its_record_is_finished_the_same_day() {
     let (world, child) = resized_with_cancel_and_replace().await;
     // The process died right after ConnectWise saved the cancellation: nothing reached the
@@ -494,4 +623,95 @@ async fn an_interrupted_end_of_a_child_is_finished_when_its_service_comes_back()
     world.take_stats().await;
     world.sync(at(5, 13)).await;
     assert_eq!(writes(&world.take_stats().await), 0);
+}
+
+/// O'Brien with one VM first seen on 28 November, mapped, whose first sync (on 3 December)
+/// loses its vCPU line to a server error.
+async fn first_sync_without_its_vcpu_line() -> (World, i64) {
+    let world = world().await;
+    world.map_products().await;
+    let seen = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 28, 10, 0, 0).unwrap();
+    world
+        .import(&snapshot(
+            seen,
+            demo_customers(),
+            vec![vm("vm-a", OBRIEN.0, 4, 16, 100)],
+        ))
+        .await;
+    world.map(OBRIEN, MappingOptions::default()).await;
+    world
+        .add_fault(json!({
+            "method": "POST",
+            "pathTemplate": "/finance/agreements/{id}/additions",
+            "kind": "server_error",
+            "count": 1
+        }))
+        .await;
+    let first = world.sync(at(3, 12)).await;
+    assert_eq!(first.created_additions, 2, "{first:?}");
+    let child = world.child_named(OBRIEN.2, "vm-a").await.id;
+    (world, child)
+}
+
+#[tokio::test]
+async fn a_line_a_failed_first_sync_never_created_starts_on_the_services_first_day() {
+    let (world, child) = first_sync_without_its_vcpu_line().await;
+
+    let second = world.sync(at(4, 12)).await;
+
+    assert_eq!(second.created_additions, 1, "{second:?}");
+    let lines = world.additions(child).await;
+    for product in [VCPU, RAM, STORAGE_STANDARD] {
+        assert_eq!(
+            active_line(&lines, product).effective_date,
+            CwDate::from_ymd(2026, 11, 28),
+            "{lines:?}"
+        );
+    }
+    let reason = second.plan.customers[0]
+        .operations
+        .iter()
+        .find(|operation| operation.name() == "create_addition")
+        .map(|operation| operation.reason().to_owned())
+        .unwrap();
+    assert!(
+        reason.contains("since it was first billed here on 2026-11-28")
+            && reason.contains("never created"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn a_meter_that_appeared_later_starts_on_the_day_it_was_first_seen() {
+    let world = world().await;
+    world.map_products().await;
+    let mut small = vm("vm-a", OBRIEN.0, 4, 16, 100);
+    small
+        .resources
+        .retain(|r| r.kind != hyalto_domain::ResourceKind::Storage);
+    world
+        .import(&snapshot(at(1, 10), demo_customers(), vec![small]))
+        .await;
+    world.map(OBRIEN, MappingOptions::default()).await;
+    world.sync(at(1, 12)).await;
+    world
+        .import(&snapshot(
+            at(2, 10),
+            demo_customers(),
+            vec![vm("vm-a", OBRIEN.0, 4, 16, 100)],
+        ))
+        .await;
+
+    let report = world.sync(at(5, 12)).await;
+
+    let child = world.child_named(OBRIEN.2, "vm-a").await.id;
+    let storage = active_line(&world.additions(child).await, STORAGE_STANDARD).clone();
+    assert_eq!(storage.effective_date, CwDate::from_ymd(2026, 12, 2));
+    let reason = report.plan.customers[0]
+        .operations
+        .iter()
+        .find(|operation| operation.name() == "create_addition")
+        .map(|operation| operation.reason().to_owned())
+        .unwrap();
+    assert!(reason.contains("since 2026-12-02"), "{reason}");
 }

@@ -337,6 +337,28 @@ impl World {
     }
 }
 
+/// A second hyalto installation (its own data dir and store) syncing into the same sandbox.
+pub struct OtherInstallation {
+    pub store: SqliteStore,
+    pub engine: SyncEngine<SqliteStore>,
+    _dir: TempDir,
+}
+
+impl World {
+    /// Opens another data dir against the same ConnectWise, with the products mapped.
+    pub async fn other_installation(&self) -> OtherInstallation {
+        let dir = tempfile::tempdir().unwrap();
+        let key = KeyEncryptionKey::load_or_create_file(&dir.path().join(KEY_FILE_NAME)).unwrap();
+        let store = SqliteStore::open_with_key(dir.path(), key).await.unwrap();
+        let engine = SyncEngine::new(store.clone(), self.client.clone(), SyncConfig::default());
+        OtherInstallation {
+            store,
+            engine,
+            _dir: dir,
+        }
+    }
+}
+
 /// The active line of `product` on an agreement.
 pub fn active_line(additions: &[Addition], product: i64) -> &Addition {
     let lines: Vec<&Addition> = additions

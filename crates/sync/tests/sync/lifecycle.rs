@@ -632,3 +632,255 @@ async fn a_held_customer_gets_its_other_changes_is_reported_as_held_and_the_run_
     let run = world.store.get_run(held.run_id).await.unwrap().unwrap();
     assert_eq!(run.outcome, Some(RunOutcome::Succeeded));
 }
+
+/// O'Brien's vm-b, synced on the 3rd, shows up under Müller in the snapshot of the 4th.
+async fn moved_after_a_sync() -> (World, i64) {
+    let world = two_customers().await;
+    world.sync(at(3, 12)).await;
+    let old_child = world.child_named(OBRIEN.2, "vm-b").await.id;
+    world
+        .import(&snapshot(
+            at(4, 10),
+            demo_customers(),
+            vec![
+                vm("vm-a", OBRIEN.0, 4, 16, 100),
+                vm("vm-b", MULLER.0, 2, 8, 50),
+                edge("edge-1", MULLER.0, 3),
+            ],
+        ))
+        .await;
+    (world, old_child)
+}
+
+#[tokio::test]
+async fn a_move_completes_in_one_full_sync() {
+    let (world, old_child) = moved_after_a_sync().await;
+
+    let report = world.sync(at(6, 12)).await;
+
+    assert!(report.failed_customers.is_empty(), "{report:?}");
+    let ended = world.client.agreement(old_child).await.unwrap();
+    assert_eq!(ended.end_date, CwDate::from_ymd(2026, 12, 3));
+    let new_child = world.child_named(MULLER.2, "vm-b").await;
+    assert_eq!(new_child.start_date, CwDate::from_ymd(2026, 12, 4));
+    assert_eq!(world.additions(new_child.id).await.len(), 3);
+    world.take_stats().await;
+    world.sync(at(6, 14)).await;
+    assert_eq!(writes(&world.take_stats().await), 0);
+}
+
+#[tokio::test]
+async fn the_new_customer_creates_nothing_while_the_old_one_still_bills_the_service() {
+    let (world, old_child) = moved_after_a_sync().await;
+    let muller = hyalto_domain::CustomerId::new(MULLER.0).unwrap();
+    world.take_stats().await;
+
+    let waiting = world
+        .sync_with(SyncOptions {
+            customer: Some(muller.clone()),
+            ..SyncOptions::at(at(6, 12))
+        })
+        .await;
+
+    assert_eq!(method_count(&world.take_stats().await, "POST"), 0);
+    assert!(waiting.failed_customers.is_empty(), "{waiting:?}");
+    let finding = waiting.plan.customers[0]
+        .findings
+        .iter()
+        .find(|finding| matches!(finding, hyalto_sync::Finding::BilledElsewhere { .. }))
+        .map(ToString::to_string)
+        .expect("the wait is reported");
+    assert!(
+        finding.contains("obrien") && finding.contains(&old_child.to_string()),
+        "{finding}"
+    );
+
+    world
+        .sync_with(SyncOptions {
+            customer: Some(hyalto_domain::CustomerId::new(OBRIEN.0).unwrap()),
+            ..SyncOptions::at(at(6, 13))
+        })
+        .await;
+    let done = world
+        .sync_with(SyncOptions {
+            customer: Some(muller),
+            ..SyncOptions::at(at(6, 14))
+        })
+        .await;
+    assert!(done.failed_customers.is_empty(), "{done:?}");
+    assert_eq!(done.created_agreements, 1);
+    let new_child = world.child_named(MULLER.2, "vm-b").await;
+    assert_eq!(new_child.start_date, CwDate::from_ymd(2026, 12, 4));
+}
+
+#[tokio::test]
+async fn confirmations_and_take_overs_that_cannot_apply_are_refused_before_anything_runs() {
+    let world = two_customers().await;
+    let id = |text: &str| hyalto_domain::CustomerId::new(text).unwrap();
+    let cases = [
+        SyncOptions {
+            confirm_changes: vec![id("cust33")],
+            ..SyncOptions::at(at(3, 12))
+        },
+        SyncOptions {
+            confirm_removals: vec![id("nosuch")],
+            ..SyncOptions::at(at(3, 12))
+        },
+        SyncOptions {
+            customer: Some(id(OBRIEN.0)),
+            confirm_changes: vec![id(MULLER.0)],
+            ..SyncOptions::at(at(3, 12))
+        },
+        SyncOptions {
+            take_over: vec!["bogus".to_owned()],
+            ..SyncOptions::at(at(3, 12))
+        },
+    ];
+
+    for options in cases {
+        let error = world.engine.run(&options, &|_| {}).await.unwrap_err();
+        assert!(
+            matches!(error, SyncError::InvalidOption { .. }),
+            "{options:?}: {error}"
+        );
+    }
+    assert!(world.store.list_runs(10).await.unwrap().is_empty());
+    assert_eq!(writes(&world.take_stats().await), 0);
+}
+
+#[tokio::test]
+async fn an_absurd_first_quantity_is_held_and_storage_vanishing_is_held_too() {
+    let world = world().await;
+    world.map_products().await;
+    world
+        .import(&snapshot(
+            at(1, 10),
+            demo_customers(),
+            vec![
+                vm("vm-a", OBRIEN.0, 4, 16, 500),
+                vm("vm-huge", OBRIEN.0, 5000, 16, 100),
+            ],
+        ))
+        .await;
+    world.map(OBRIEN, MappingOptions::default()).await;
+
+    let first = world.sync(at(3, 12)).await;
+
+    let huge = world.child_named(OBRIEN.2, "vm-huge").await.id;
+    let lines = world.additions(huge).await;
+    assert!(
+        lines
+            .iter()
+            .all(|line| line.product.as_ref().unwrap().id != Some(VCPU)),
+        "{lines:?}"
+    );
+    assert!(
+        first
+            .held_customers
+            .iter()
+            .any(|(customer, why)| customer.as_str() == OBRIEN.0
+                && why.contains("--confirm-changes obrien")),
+        "{first:?}"
+    );
+
+    let mut no_disk = vm("vm-a", OBRIEN.0, 4, 16, 0);
+    no_disk.resources.retain(|r| r.quantity > decimal("0"));
+    world
+        .import(&snapshot(
+            at(4, 10),
+            demo_customers(),
+            vec![no_disk, vm("vm-huge", OBRIEN.0, 5000, 16, 100)],
+        ))
+        .await;
+    let second = world.sync(at(4, 12)).await;
+
+    let child = world.child_named(OBRIEN.2, "vm-a").await.id;
+    assert!(
+        active_line(&world.additions(child).await, STORAGE_STANDARD)
+            .cancelled_date
+            .is_none()
+    );
+    let held: Vec<String> = second.plan.customers[0]
+        .findings
+        .iter()
+        .map(ToString::to_string)
+        .filter(|text| text.contains("held"))
+        .collect();
+    assert_eq!(held.len(), 2, "{held:?}");
+}
+
+#[tokio::test]
+async fn a_name_of_emoji_is_cut_to_100_utf16_units_and_accepted() {
+    let world = world().await;
+    world.map_products().await;
+    let mut rocket = vm("vm-emoji", OBRIEN.0, 2, 4, 10);
+    rocket.name = "🚀".repeat(120);
+    world
+        .import(&snapshot(at(1, 10), demo_customers(), vec![rocket]))
+        .await;
+    world.map(OBRIEN, MappingOptions::default()).await;
+
+    let report = world.sync(at(3, 12)).await;
+
+    assert!(report.failed_customers.is_empty(), "{report:?}");
+    let child = world.child_named(OBRIEN.2, "🚀").await;
+    let name = child.name.unwrap();
+    assert!(name.encode_utf16().count() <= 100, "{name}");
+    assert!(name.ends_with('🚀'), "no half of a pair: {name}");
+    assert_eq!(world.additions(child.id).await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_dry_run_with_holds_says_nothing_was_applied_and_names_the_customer() {
+    let world = two_customers().await;
+    world.sync(at(3, 12)).await;
+    // Both of O'Brien's VMs vanish (held) and Müller's gateway jumps absurdly (held).
+    world
+        .import(&snapshot(
+            at(4, 10),
+            demo_customers(),
+            vec![edge("edge-1", MULLER.0, 3000)],
+        ))
+        .await;
+
+    let preview = world
+        .sync_with(SyncOptions {
+            dry_run: true,
+            ..SyncOptions::at(at(4, 12))
+        })
+        .await;
+
+    let held: Vec<&String> = preview
+        .held_customers
+        .iter()
+        .map(|(_, text)| text)
+        .collect();
+    assert_eq!(held.len(), 2, "{held:?}");
+    assert!(
+        held.iter()
+            .all(|text| !text.contains("applied") && text.contains("other changes planned")),
+        "{held:?}"
+    );
+    assert!(
+        held.iter()
+            .any(|text| text.contains("--confirm-removals obrien"))
+    );
+    assert!(
+        held.iter()
+            .any(|text| text.contains("--confirm-changes muller"))
+    );
+    let muller = preview
+        .plan
+        .customers
+        .iter()
+        .find(|plan| plan.customer.as_str() == MULLER.0)
+        .unwrap();
+    assert_eq!(muller.status, CustomerStatus::ChangesHeld { changes: 1 });
+    let findings: usize = preview
+        .plan
+        .customers
+        .iter()
+        .map(|p| p.findings.len())
+        .sum();
+    assert_eq!(preview.reported, findings as u64);
+}

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod changes;
 mod faults;
 mod lifecycle;
 mod policies;

@@ -121,6 +121,11 @@ async fn a_hand_cancelled_addition_is_reported_and_recreated_only_when_asked() {
                 }
             ))
     );
+    let json = serde_json::to_value(&reported.plan).unwrap();
+    assert_eq!(
+        json["customers"][0]["findings"][0]["finding"], "deleted_in_connectwise",
+        "{json}"
+    );
 
     let options = MappingOptions {
         recreate_deleted: true,
