@@ -128,6 +128,9 @@ struct SyncSection {
     max_cpu: Option<toml::Value>,
     max_ram: Option<toml::Value>,
     max_storage: Option<toml::Value>,
+    max_cpu_ghz: Option<toml::Value>,
+    max_public_ip: Option<toml::Value>,
+    max_other: Option<toml::Value>,
     concurrency: Option<i64>,
     agreement_name_template: Option<String>,
 }
@@ -261,6 +264,17 @@ impl Config {
                 sync.max_storage,
                 &mut config.ceilings.storage,
             ),
+            (
+                "sync.max_cpu_ghz",
+                sync.max_cpu_ghz,
+                &mut config.ceilings.cpu_ghz,
+            ),
+            (
+                "sync.max_public_ip",
+                sync.max_public_ip,
+                &mut config.ceilings.public_ip,
+            ),
+            ("sync.max_other", sync.max_other, &mut config.ceilings.other),
         ] {
             let Some(value) = value else {
                 continue;

@@ -2,12 +2,13 @@
 //! same simulator in the same run.
 //!
 //! The vCenter simulator launcher (`tools/vcsim`) is started with N VMs and server-side pages
-//! of 500; an ownership rule gives every VM to one customer. Then, one after the other, two listings of the same properties are timed: `hyalto
-//! inventory collect vsphere --dry-run` (hyalto's collector, validation included, nothing
-//! recorded) and `vcsim-list` (a short govmomi program from `tools/vcsim/list`). Each runs as
-//! the only child of a fresh `hyalto bench vsphere --measure` process, which reads the child's
-//! peak resident memory from `getrusage(RUSAGE_CHILDREN)` once it has been waited for, so
-//! both are measured the same way and neither is charged the other's memory.
+//! of 500; an ownership rule gives every VM to one customer. Then, one after the other, two
+//! listings of the same properties are timed: `hyalto inventory collect vsphere --dry-run`
+//! (hyalto's collector, validation included, nothing recorded) and `vcsim-list` (a short
+//! govmomi program from `tools/vcsim/list`). Each runs as the only child of a fresh `hyalto
+//! bench vsphere --measure` process, which reads the child's peak resident memory from
+//! `getrusage(RUSAGE_CHILDREN)` once it has been waited for, so both are measured the same way
+//! and neither is charged the other's memory.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

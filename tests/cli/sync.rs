@@ -132,6 +132,7 @@ async fn a_mass_removal_is_held_until_confirmed() {
         .await
         .ok();
 
+    let dry = site.hyalto(&["sync", "--dry-run"]).await.ok();
     let held = site.hyalto(&["sync"]).await.ok();
     let confirmed = site
         .hyalto(&["sync", "--confirm-removals", "acme"])
@@ -140,6 +141,23 @@ async fn a_mass_removal_is_held_until_confirmed() {
 
     assert!(held.stdout.contains("0 cancelled"), "{}", held.stdout);
     assert!(held.stdout.contains("removals held"), "{}", held.stdout);
+    // The header of a customer with held removals is worded by mode.
+    assert!(
+        held.stdout.contains("removals held; other changes applied"),
+        "{}",
+        held.stdout
+    );
+    assert!(
+        !held.stdout.contains("nothing is written"),
+        "{}",
+        held.stdout
+    );
+    assert!(
+        dry.stdout
+            .contains("other changes planned; nothing is written by a plan or a dry run"),
+        "{}",
+        dry.stdout
+    );
     assert!(
         confirmed.stdout.contains("4 cancelled"),
         "{}",

@@ -225,6 +225,10 @@ fn yesterday() -> String {
     (chrono::Utc::now().date_naive() - chrono::Days::new(1)).to_string()
 }
 
+fn tomorrow() -> String {
+    (chrono::Utc::now().date_naive() + chrono::Days::new(1)).to_string()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_collection_and_a_sync_give_each_assigned_vm_a_child_with_cpu_ram_and_storage() {
     let mut lab = Lab::start().await;
@@ -381,13 +385,13 @@ async fn a_vm_moved_to_another_customers_folder_ends_at_the_old_customer_and_sta
     );
     // The old customer is billed up to the day before the move was seen and the new one
     // from that day; a child that started on the move day itself cannot end before it
-    // started, so it ends on that day.
+    // started, so it ends on that day, and the new child starts the day after so that no day
+    // is billed twice.
     let day_before = yesterday();
-    assert!(
-        old_end == day_before || (old_end == today() && old.start.as_deref() == Some(&today())),
-        "{old:#?}"
-    );
-    assert_eq!(new.start.as_deref(), Some(today().as_str()), "{new:#?}");
+    let same_day = old_end == today() && old.start.as_deref() == Some(&today());
+    assert!(old_end == day_before || same_day, "{old:#?}");
+    let new_start = if same_day { tomorrow() } else { today() };
+    assert_eq!(new.start.as_deref(), Some(new_start.as_str()), "{new:#?}");
     assert_eq!(
         new.running(),
         size_before,
@@ -396,7 +400,7 @@ async fn a_vm_moved_to_another_customers_folder_ends_at_the_old_customer_and_sta
     assert!(
         new.lines
             .iter()
-            .all(|line| line.effective.as_deref() == Some(today().as_str())),
+            .all(|line| line.effective.as_deref() == Some(new_start.as_str())),
         "{new:#?}"
     );
 }

@@ -8,7 +8,7 @@
 //! that fails before anything is read marks a source that has inventory already as incomplete
 //! in the same way, so a sync never bills from a vCenter it could not read.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -268,8 +268,9 @@ const CHECK_BATCH: usize = 500;
 ///
 /// The services are checked a batch at a time, each batch with every customer, so that a
 /// vCenter of tens of thousands of VMs never has its whole snapshot held as a JSON document in
-/// memory. What one document would also catch across batches, a service listed twice, is
-/// checked on its own.
+/// memory. Each service read back replaces the one written, in place, so that the snapshot is
+/// never held twice either. What one document would also catch across batches, a service
+/// listed twice, is checked on its own.
 fn validate(snapshot: Snapshot, label: &Path) -> Result<Snapshot, CollectError> {
     let invalid = |error: hyalto_domain::ImportError| {
         CollectError::Refused(format!(
@@ -282,7 +283,7 @@ fn validate(snapshot: Snapshot, label: &Path) -> Result<Snapshot, CollectError> 
         taken_at,
         completeness,
         customers,
-        services,
+        mut services,
     } = snapshot;
     let part = |services: Vec<hyalto_domain::Service>| Snapshot {
         source: source.clone(),
@@ -295,31 +296,36 @@ fn validate(snapshot: Snapshot, label: &Path) -> Result<Snapshot, CollectError> 
     // The customers are read back from a batch without services, so a snapshot without VMs
     // is checked too.
     let head = parse_snapshot(&write_snapshot(&part(Vec::new())), label).map_err(invalid)?;
-    let mut checked = Vec::with_capacity(services.len());
-    let mut seen = HashSet::with_capacity(services.len());
-    let mut rest = services.into_iter();
-    loop {
-        let batch: Vec<_> = rest.by_ref().take(CHECK_BATCH).collect();
-        if batch.is_empty() {
-            break;
+    for batch in services.chunks_mut(CHECK_BATCH) {
+        let read =
+            parse_snapshot(&write_snapshot(&part(batch.to_vec())), label).map_err(invalid)?;
+        if read.services.len() != batch.len() {
+            return Err(CollectError::Refused(format!(
+                "{}: {} services were written out and {} read back, so nothing was recorded; \
+                 collect again, and report it if it happens again",
+                label.display(),
+                batch.len(),
+                read.services.len()
+            )));
         }
-        let read = parse_snapshot(&write_snapshot(&part(batch)), label).map_err(invalid)?;
-        for service in read.services {
-            if !seen.insert(service.id.clone()) {
-                return Err(CollectError::Refused(format!(
-                    "{}: the service {} is listed twice, so nothing was recorded; collect again",
-                    label.display(),
-                    service.id
-                )));
-            }
-            checked.push(service);
+        for (slot, service) in batch.iter_mut().zip(read.services) {
+            *slot = service;
         }
     }
 
-    let checked = Snapshot {
-        services: checked,
-        ..head
-    };
+    // Sorting references to the ids finds a service listed twice without copying any id.
+    let mut ids: Vec<&ServiceId> = services.iter().map(|service| &service.id).collect();
+    ids.sort_unstable();
+    if let Some(pair) = ids.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Err(CollectError::Refused(format!(
+            "{}: the service {} is listed twice, so nothing was recorded; collect again",
+            label.display(),
+            pair[0]
+        )));
+    }
+    drop(ids);
+
+    let checked = Snapshot { services, ..head };
     check_taken_at(&checked, Utc::now(), label)
         .map_err(|error| CollectError::Refused(format!("{error}\nNothing was recorded.")))?;
     Ok(checked)
@@ -490,4 +496,71 @@ pub async fn due_sources<S: Store>(
         })
         .map(|source| source.name)
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use hyalto_domain::{Customer, CustomerId};
+
+    use super::*;
+
+    /// A snapshot of customer `acme` with one two-vCPU VM per id, made by reading the import
+    /// format, as an import would.
+    fn snapshot(ids: &[String]) -> Snapshot {
+        let head = Snapshot {
+            source: SourceId::new("vc").unwrap(),
+            taken_at: Utc::now() - chrono::Duration::minutes(1),
+            completeness: Completeness::Complete,
+            customers: vec![Customer {
+                id: CustomerId::new("acme").unwrap(),
+                name: "Acme".to_owned(),
+            }],
+            services: Vec::new(),
+        };
+        let mut document: serde_json::Value = serde_json::from_str(&write_snapshot(&head)).unwrap();
+        document["services"] = ids
+            .iter()
+            .map(|id| {
+                serde_json::json!({
+                    "id": id,
+                    "customer": "acme",
+                    "kind": "virtual_machine",
+                    "name": format!("vm {id}"),
+                    "resources": [
+                        {"kind": "cpu", "quantity": 2, "unit": "count"},
+                        {"kind": "ram", "quantity": 4096, "unit": "MiB"}
+                    ]
+                })
+            })
+            .collect();
+        parse_snapshot(&document.to_string(), Path::new("test")).unwrap()
+    }
+
+    #[test]
+    fn a_snapshot_of_several_batches_is_checked_with_every_service_kept_in_order() {
+        let ids: Vec<String> = (0..CHECK_BATCH * 2 + 7).map(|n| format!("u-{n}")).collect();
+        let original = snapshot(&ids);
+
+        let checked = validate(original.clone(), Path::new("vCenter vc")).unwrap();
+
+        assert_eq!(checked.services, original.services);
+        assert_eq!(checked.customers, original.customers);
+    }
+
+    #[test]
+    fn a_service_listed_twice_in_different_batches_is_refused() {
+        let ids: Vec<String> = (0..CHECK_BATCH + 3).map(|n| format!("u-{n}")).collect();
+        let mut twice = snapshot(&ids);
+        let copy = twice.services[1].clone();
+        twice.services.push(copy);
+
+        let error = validate(twice, Path::new("vCenter vc")).unwrap_err();
+
+        assert!(
+            error
+                .to_string()
+                .contains("the service u-1 is listed twice"),
+            "{error}"
+        );
+    }
 }

@@ -90,6 +90,29 @@ pub fn hidden_character(text: &str) -> Option<(usize, char)> {
         .map(|(index, c)| (index + 1, c))
 }
 
+/// The first character of a name that could disguise it, with its position counted in
+/// characters from 1: a control or format character as for [`hidden_character`], except the
+/// zero-width joiner (U+200D) and non-joiner (U+200C) between two visible characters. Those
+/// two are part of ordinary spelling (Persian words, emoji sequences such as a family) and
+/// change nothing about which characters a reader sees; at either end of a name or next to a
+/// space they only hide, so they are refused there. Variation selectors are not format
+/// characters and are always accepted.
+pub fn disguising_character(text: &str) -> Option<(usize, char)> {
+    let chars: Vec<char> = text.chars().collect();
+    let visible = |index: Option<usize>| {
+        index
+            .and_then(|index| chars.get(index))
+            .is_some_and(|c| !c.is_whitespace() && hidden_character(&c.to_string()).is_none())
+    };
+    chars.iter().enumerate().find_map(|(index, &c)| {
+        let joiner = c == '\u{200C}' || c == '\u{200D}';
+        if joiner && visible(index.checked_sub(1)) && visible(Some(index + 1)) {
+            return None;
+        }
+        hidden_character(&c.to_string()).map(|_| (index + 1, c))
+    })
+}
+
 /// Checks the rules every id shares: not blank, at most [`MAX_ID_CHARS`] characters, no
 /// control or format characters and no whitespace at either end.
 pub fn check_id(text: &str) -> Result<(), IdError> {

@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
 use crate::ids::{
-    CustomerId, IdError, MAX_ID_CHARS, ServiceId, SourceId, check_id, hidden_character,
+    CustomerId, IdError, MAX_ID_CHARS, ServiceId, SourceId, check_id, disguising_character,
 };
 use crate::inventory::{
     Completeness, Customer, Dimension, ParseError, PowerState, Resource, ResourceKind, Service,
@@ -425,7 +425,7 @@ impl Checker {
             self.problem(path, format!("the name is blank; write {what}"));
             return None;
         }
-        if let Some((position, c)) = hidden_character(text) {
+        if let Some((position, c)) = disguising_character(text) {
             self.problem(
                 path,
                 format!(
@@ -1709,6 +1709,36 @@ mod tests {
         assert!(customer_reason.contains("U+202E"), "{customer_reason}");
         assert!(customer_reason.contains("character 6"), "{customer_reason}");
         assert!(service_reason.contains("U+2060"), "{service_reason}");
+    }
+
+    #[test]
+    fn names_spelled_with_joiners_and_variation_selectors_are_accepted() {
+        // A Persian word needs its zero-width non-joiner; a family emoji is people joined by
+        // zero-width joiners; a text-style heart carries a variation selector.
+        let persian = "کار\u{200C}خانه";
+        let family = "Team \u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}";
+        let heart = "Care \u{2764}\u{FE0E}";
+        let document = with(valid(), "/customers/0/name", json!(persian));
+        let document = with(document, "/services/0/name", json!(family));
+        let document = with(document, "/services/1/name", json!(heart));
+
+        let snapshot = parse(&document).expect("the names are ordinary spelling");
+
+        assert_eq!(snapshot.customers[0].name, persian);
+        assert_eq!(snapshot.services[0].name, family);
+        assert_eq!(snapshot.services[1].name, heart);
+    }
+
+    #[test]
+    fn a_joiner_that_joins_nothing_is_refused() {
+        let trailing = with(valid(), "/customers/0/name", json!("Acme\u{200D}"));
+        let spaced = with(valid(), "/services/0/name", json!("web \u{200C}01"));
+
+        let trailing_reason = only_problem_at(&trailing, "$.customers[0].name");
+        let spaced_reason = only_problem_at(&spaced, "$.services[0].name");
+
+        assert!(trailing_reason.contains("U+200D"), "{trailing_reason}");
+        assert!(spaced_reason.contains("U+200C"), "{spaced_reason}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub mod metering;
 #[cfg(test)]
 mod docs_tests;
 
-pub use ids::{CustomerId, IdError, ServiceId, SourceId, hidden_character};
+pub use ids::{CustomerId, IdError, ServiceId, SourceId, disguising_character, hidden_character};
 pub use import::{
     FORMAT, ImportError, MAX_CLOCK_AHEAD, Problem, check_taken_at, parse_snapshot, write_snapshot,
 };

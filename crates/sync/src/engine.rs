@@ -22,7 +22,8 @@ use crate::desired::{billing_date, desired_customer};
 use crate::error::SyncError;
 use crate::known::{KnownCustomer, read_known};
 use crate::plan::{
-    Ceilings, ChangeGuard, CustomerPlan, CustomerStatus, Finding, Plan, PlanContext, plan_customer,
+    Ceilings, ChangeGuard, CustomerPlan, CustomerStatus, Finding, Operation, Plan, PlanContext,
+    plan_customer,
 };
 
 /// How long the sync lease lasts without renewal; a crashed sync blocks others this long.
@@ -173,6 +174,9 @@ pub struct RunReport {
     pub failed_customers: Vec<(CustomerId, String)>,
     /// Why writes were stopped for the rest of the run (a missing permission), if they were.
     pub writes_stopped: Option<String>,
+    /// What the run was asked to do but found nothing to do it to, in words: an installation
+    /// named by `--take-over` whose child agreements no synced customer has.
+    pub warnings: Vec<String>,
 }
 
 /// The sync engine. The CLI and the web UI call only [`SyncEngine::plan`] and
@@ -397,6 +401,7 @@ impl<S: Store> SyncEngine<S> {
             held_customers: Vec::new(),
             failed_customers: Vec::new(),
             writes_stopped: None,
+            warnings: Vec::new(),
         };
         let mut last_renewal = Instant::now();
         let mut done = 0usize;
@@ -482,6 +487,7 @@ impl<S: Store> SyncEngine<S> {
         }
         drop(results);
         report.writes_stopped = guard.stopped();
+        report.warnings = unused_take_overs(&opts.take_over, &report.plan);
 
         let counts = RunCounts {
             customers: total as u64,
@@ -782,6 +788,33 @@ fn failed_writes_summary(errors: &[String], run_id: &RunId) -> String {
             )
         }
     }
+}
+
+/// A warning for each installation named by `--take-over` that no child agreement of the run
+/// came from, so a mistyped or stale id does not pass for a take-over that happened.
+fn unused_take_overs(take_over: &[String], plan: &Plan) -> Vec<String> {
+    let taken: HashSet<&str> = plan
+        .customers
+        .iter()
+        .flat_map(|customer| &customer.operations)
+        .filter_map(|operation| match operation {
+            Operation::TakeOverChildAgreement {
+                from_installation, ..
+            } => Some(from_installation.as_str()),
+            _ => None,
+        })
+        .collect();
+    take_over
+        .iter()
+        .filter(|installation| !taken.contains(installation.as_str()))
+        .map(|installation| {
+            format!(
+                "--take-over {installation}: no child agreement of the synced customers was \
+                 written by installation {installation}, so nothing was taken over; check the id \
+                 against the finding that named the other installation"
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

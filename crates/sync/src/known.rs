@@ -105,6 +105,12 @@ pub struct KnownCustomer {
     /// still bills it on for that customer (an active link), if any. Nothing is created here
     /// for the service until that child has ended, so it is never billed twice.
     pub billed_elsewhere: HashMap<ServiceId, AgreementLink>,
+    /// For each service that moved here and is billed by no active child anywhere: the last
+    /// day an ended child of it (for any customer, this one included) billed, when that day
+    /// is on or after the move day here. A child cannot end before it starts, so a service
+    /// that moved away on the day it arrived leaves that day billed by the child it left; the
+    /// new child here then starts the day after, so no day is billed twice.
+    pub resume_after: HashMap<ServiceId, NaiveDate>,
 }
 
 /// The cancellations and ends hyalto sent (or was about to send) to the records that disagree
@@ -167,7 +173,7 @@ pub async fn read_known<S: Store>(
         });
     }
 
-    let billed_elsewhere = read_billed_elsewhere(store, desired, &links).await?;
+    let (billed_elsewhere, resume_after) = read_billed_elsewhere(store, desired, &links).await?;
     let meter_since = read_meter_since(store, desired, &links).await?;
 
     let children = client
@@ -232,17 +238,26 @@ pub async fn read_known<S: Store>(
         departures,
         meter_since,
         billed_elsewhere,
+        resume_after,
     })
 }
 
 /// Reads, for each present service that moved here from another customer and has no active
-/// child link here, the active child link another customer still holds for it. Only moved
-/// services can have one, so an ordinary sync reads nothing.
+/// child link here, the active child link another customer still holds for it or, when there
+/// is none, the last day an ended child of it billed if that is on or after its move day here
+/// (see [`KnownCustomer::resume_after`]). Only moved services can have either, so an ordinary
+/// sync reads nothing.
 async fn read_billed_elsewhere<S: Store>(
     store: &S,
     desired: &DesiredCustomer,
     links: &Links,
-) -> Result<HashMap<ServiceId, AgreementLink>, SyncError> {
+) -> Result<
+    (
+        HashMap<ServiceId, AgreementLink>,
+        HashMap<ServiceId, NaiveDate>,
+    ),
+    SyncError,
+> {
     let linked_here: HashSet<&ServiceId> = links
         .agreements
         .iter()
@@ -251,21 +266,33 @@ async fn read_billed_elsewhere<S: Store>(
         .map(|link| &link.service)
         .collect();
     let mut elsewhere = HashMap::new();
+    let mut resume_after = HashMap::new();
     for service in &desired.services {
         if !service.moved_here || service.gone_on.is_some() || linked_here.contains(&service.id) {
             continue;
         }
-        let theirs = store.links_for_service(&service.id).await?;
-        let active = theirs
+        let theirs: Vec<AgreementLink> = store
+            .links_for_service(&service.id)
+            .await?
             .agreements
             .into_iter()
             .map(|recorded| recorded.link)
+            .collect();
+
+        let active = theirs
+            .iter()
             .find(|link| link.ended_on.is_none() && link.customer != desired.id);
         if let Some(link) = active {
-            elsewhere.insert(service.id.clone(), link);
+            elsewhere.insert(service.id.clone(), link.clone());
+            continue;
+        }
+
+        let last_billed = theirs.iter().filter_map(|link| link.ended_on).max();
+        if let Some(day) = last_billed.filter(|day| *day >= service.start_date) {
+            resume_after.insert(service.id.clone(), day);
         }
     }
-    Ok(elsewhere)
+    Ok((elsewhere, resume_after))
 }
 
 /// Reads the usage history of each present service that is billed here (it has had a line)

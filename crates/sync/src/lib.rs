@@ -61,7 +61,8 @@
 //!   adopted.
 //! - **Moves**: a service given to another customer stops billing at the old one on the day
 //!   before the snapshot that first showed the move, and starts at the new one on that day.
-//!   Nothing is created at the new customer while the old one still bills it; in a full sync a
+//!   A child cannot end before it starts, so one left on its own first day keeps that day, and
+//!   the service's next child starts the day after: no day is billed twice. Nothing is created at the new customer while the old one still bills it; in a full sync a
 //!   customer waiting for another one of the run is planned again after the others.
 //! - **Previous masters**: after a customer is mapped to another master agreement, linked
 //!   children under the old one are read by id. A gone service's lines there are cancelled and
@@ -96,5 +97,5 @@ pub use engine::{Progress, RunReport, SyncConfig, SyncEngine, SyncOptions};
 pub use error::SyncError;
 pub use plan::{
     Ceilings, ChangeCause, ChangeGuard, ChildRef, CustomerPlan, CustomerStatus, Finding, Operation,
-    Plan,
+    Plan, RunTable,
 };

@@ -21,7 +21,9 @@ use crate::source::VsphereSource;
 use crate::xml::{self, Answer, Fault, Leaf, MoRef, ObjectContent};
 
 /// How many body chunks may wait for the XML reader; bounds the memory of a page in flight.
-const CHUNKS_IN_FLIGHT: usize = 16;
+/// A chunk can keep the whole of hyper's read buffer it was cut from alive, so a few are
+/// enough to keep the reader busy, and more only hold memory.
+const CHUNKS_IN_FLIGHT: usize = 4;
 
 /// The morefs of `ServiceContent` that hyalto uses, and who the vCenter is.
 #[derive(Debug, Clone)]

@@ -13,6 +13,7 @@
 //! died with the session.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
@@ -91,12 +92,14 @@ pub struct VirtualMachine {
     pub power_state: Option<PowerState>,
     /// Whether it is a template (never billed).
     pub template: bool,
-    /// The inventory path of its folder, such as `/DC0/vm/Customers/Acme`.
-    pub folder_path: Option<String>,
-    /// The name of its resource pool (or vApp).
-    pub resource_pool: Option<String>,
-    /// The inventory path of its resource pool, such as `/DC0/host/C1/Resources/acme`.
-    pub resource_pool_path: Option<String>,
+    /// The inventory path of its folder, such as `/DC0/vm/Customers/Acme`; shared by the VMs
+    /// of the same folder.
+    pub folder_path: Option<Arc<str>>,
+    /// The name of its resource pool (or vApp); shared by the VMs of the same pool.
+    pub resource_pool: Option<Arc<str>>,
+    /// The inventory path of its resource pool, such as `/DC0/host/C1/Resources/acme`; shared
+    /// by the VMs of the same pool.
+    pub resource_pool_path: Option<Arc<str>>,
     /// Its custom attribute values, by attribute name.
     pub custom_attributes: BTreeMap<String, String>,
     /// The customer the ownership rules gave it.
@@ -185,13 +188,7 @@ pub async fn collect(source: &VsphereSource) -> Result<Collection, Error> {
                 ));
                 None
             } else {
-                Some(
-                    listing
-                        .items
-                        .into_iter()
-                        .flatten()
-                        .collect::<HashMap<_, _>>(),
-                )
+                Some(listing.into_items().flatten().collect::<HashMap<_, _>>())
             }
         }
         None => Some(HashMap::new()),
@@ -207,10 +204,14 @@ pub async fn collect(source: &VsphereSource) -> Result<Collection, Error> {
         raw_vm,
     )
     .await;
-    if let Some(error) = vms.error {
+    let Listing {
+        pages: vm_pages,
+        error,
+    } = vms;
+    if let Some(error) = error {
         report.failures.push(format!(
             "the virtual machine listing stopped after {} VMs: {error}",
-            vms.items.len()
+            vm_pages.iter().map(Vec::len).sum::<usize>()
         ));
     }
 
@@ -238,8 +239,7 @@ pub async fn collect(source: &VsphereSource) -> Result<Collection, Error> {
         }
         None => Some(
             places
-                .items
-                .into_iter()
+                .into_items()
                 .map(|place| (place.moref.clone(), place))
                 .collect::<HashMap<_, _>>(),
         ),
@@ -257,7 +257,7 @@ pub async fn collect(source: &VsphereSource) -> Result<Collection, Error> {
         places: places.as_ref(),
         fields: fields.as_ref(),
     };
-    let collection = assemble(source, taken_at, vms.items, &inventory, report);
+    let collection = assemble(source, taken_at, vm_pages, &inventory, report);
 
     tracing::info!(
         vsphere.url = %url,
@@ -306,9 +306,21 @@ fn spec_set(prop_sets: &[(&str, &[&str])], target: Target<'_>) -> String {
 }
 
 /// What one listing read, and the error that stopped it, if any.
+///
+/// The objects are kept page by page, as they arrived, rather than in one vector: one vector
+/// would double its buffer as it grows (holding the old and the new one while it moves), and
+/// it could only be freed as a whole once every VM was assembled, whereas each page is freed
+/// as soon as its VMs are.
 struct Listing<T> {
-    items: Vec<T>,
+    pages: Vec<Vec<T>>,
     error: Option<Error>,
+}
+
+impl<T> Listing<T> {
+    /// Every object read, in the order vCenter listed them.
+    fn into_items(self) -> impl Iterator<Item = T> {
+        self.pages.into_iter().flatten()
+    }
 }
 
 /// Runs one listing; if the session has expired, logs in again once and starts it over.
@@ -326,7 +338,7 @@ async fn list<T: Send + 'static>(
             tracing::info!(vsphere.url = %client.url(), "the vCenter session ended; logging in again");
             if let Err(login) = client.login().await {
                 return Listing {
-                    items: first.items,
+                    pages: first.pages,
                     error: Some(login),
                 };
             }
@@ -334,7 +346,7 @@ async fn list<T: Send + 'static>(
             list_once(client, report, view_types, spec, source, convert).await
         }
         error => Listing {
-            items: first.items,
+            pages: first.pages,
             error,
         },
     }
@@ -349,13 +361,13 @@ async fn list_once<T: Send + 'static>(
     source: &VsphereSource,
     convert: fn(ObjectContent) -> T,
 ) -> Listing<T> {
-    let mut items = Vec::new();
+    let mut pages = Vec::new();
     let view = match view_types {
         Some(types) => match client.create_container_view(types).await {
             Ok(view) => Some(view),
             Err(error) => {
                 return Listing {
-                    items,
+                    pages,
                     error: Some(error),
                 };
             }
@@ -375,7 +387,7 @@ async fn list_once<T: Send + 'static>(
         match page {
             Ok((objects, token)) => {
                 report.pages += 1;
-                items.extend(objects);
+                pages.push(objects);
                 let Some(token) = token else { break };
                 page = client.continue_retrieve(&token, convert).await;
                 if page.is_err() {
@@ -396,20 +408,22 @@ async fn list_once<T: Send + 'static>(
             tracing::debug!(error = %failure, "destroying a container view failed");
         }
     }
-    Listing { items, error }
+    Listing { pages, error }
 }
 
-/// A VM as read, before paths and owners are worked out.
+/// A VM as read, before paths and owners are worked out. Every VM of the listing is held in
+/// this form until the folders and pools are read, so it is kept small: boxed strings, and the
+/// managed object id without its type (always `VirtualMachine`).
 struct RawVm {
-    moref: MoRef,
-    name: Option<String>,
-    instance_uuid: Option<String>,
+    moref: Box<str>,
+    name: Option<Box<str>>,
+    instance_uuid: Option<Box<str>>,
     template: Option<bool>,
     cpus: Option<u32>,
     memory_mib: Option<u64>,
     storage_bytes: u64,
     disks: u32,
-    power: Option<String>,
+    power: Option<PowerState>,
     parent: Option<MoRef>,
     pool: Option<MoRef>,
     custom_values: Vec<(i32, String)>,
@@ -420,7 +434,7 @@ struct RawVm {
 /// Reduces one VM object to what hyalto keeps. Runs in the XML reading task.
 fn raw_vm(object: ObjectContent) -> RawVm {
     let mut vm = RawVm {
-        moref: object.obj,
+        moref: object.obj.value.into_boxed_str(),
         name: None,
         instance_uuid: None,
         template: None,
@@ -441,8 +455,10 @@ fn raw_vm(object: ObjectContent) -> RawVm {
 
     for (property, value) in object.props {
         match (property.as_str(), value) {
-            ("name", Value::Text(text)) => vm.name = Some(text),
-            ("config.instanceUuid", Value::Text(text)) => vm.instance_uuid = Some(text),
+            ("name", Value::Text(text)) => vm.name = Some(text.into_boxed_str()),
+            ("config.instanceUuid", Value::Text(text)) => {
+                vm.instance_uuid = Some(text.into_boxed_str());
+            }
             ("config.template", Value::Text(text)) => vm.template = Some(text.trim() == "true"),
             ("config.hardware.numCPU", Value::Text(text)) => {
                 vm.cpus = number(&text, &property, &mut vm.problems);
@@ -474,7 +490,14 @@ fn raw_vm(object: ObjectContent) -> RawVm {
                     vm.disks += 1;
                 }
             }
-            ("runtime.powerState", Value::Text(text)) => vm.power = Some(text),
+            ("runtime.powerState", Value::Text(text)) => {
+                vm.power = match text.as_str() {
+                    "poweredOn" => Some(PowerState::On),
+                    "poweredOff" => Some(PowerState::Off),
+                    "suspended" => Some(PowerState::Suspended),
+                    _ => None,
+                };
+            }
             ("parent", Value::Ref(moref)) => vm.parent = Some(moref),
             ("resourcePool", Value::Ref(moref)) => vm.pool = Some(moref),
             ("customValue", Value::Items(values)) => {
@@ -584,25 +607,61 @@ impl Inventory<'_> {
     }
 }
 
-/// Works out paths and owners and builds the snapshot.
+/// Paths and pool names worked out once per folder or pool and shared by its VMs, rather than
+/// spelt out again for each of them.
+#[derive(Default)]
+struct Places {
+    paths: HashMap<MoRef, Result<Arc<str>, String>>,
+    names: HashMap<MoRef, Option<Arc<str>>>,
+}
+
+impl Places {
+    fn path(&mut self, inventory: &Inventory<'_>, moref: &MoRef) -> Result<Arc<str>, String> {
+        if let Some(path) = self.paths.get(moref) {
+            return path.clone();
+        }
+        let path = inventory.path(moref).map(Arc::from);
+        self.paths.insert(moref.clone(), path.clone());
+        path
+    }
+
+    fn name(&mut self, inventory: &Inventory<'_>, moref: &MoRef) -> Option<Arc<str>> {
+        if let Some(name) = self.names.get(moref) {
+            return name.clone();
+        }
+        let name = inventory
+            .places
+            .and_then(|places| places.get(moref))
+            .and_then(|place| place.name.as_deref())
+            .map(Arc::from);
+        self.names.insert(moref.clone(), name.clone());
+        name
+    }
+}
+
+/// Works out paths and owners and builds the snapshot. `raw_pages` are the VM listing's pages;
+/// each is freed as soon as its VMs are assembled.
 fn assemble(
     source: &VsphereSource,
     taken_at: chrono::DateTime<Utc>,
-    raw_vms: Vec<RawVm>,
+    raw_pages: Vec<Vec<RawVm>>,
     inventory: &Inventory<'_>,
     mut report: Report,
 ) -> Collection {
     let rules = &source.rules;
-    let mut vms = Vec::with_capacity(raw_vms.len());
-    let mut services: Vec<Service> = Vec::with_capacity(raw_vms.len());
+    let listed = raw_pages.iter().map(Vec::len).sum();
+    let mut vms = Vec::with_capacity(listed);
+    let mut services: Vec<Service> = Vec::with_capacity(listed);
     let mut customers: BTreeMap<CustomerId, String> = BTreeMap::new();
-    let mut seen_ids: HashMap<String, String> = HashMap::new();
-    report.vms_listed = raw_vms.len();
+    // Each instance UUID seen, with the index in `vms` of the VM that has it.
+    let mut seen_ids: HashMap<String, usize> = HashMap::with_capacity(listed);
+    let mut places = Places::default();
+    report.vms_listed = listed;
 
-    for raw in raw_vms {
+    for raw in raw_pages.into_iter().flatten() {
         let label = match &raw.name {
-            Some(name) => format!("VM {name:?} ({})", raw.moref.value),
-            None => format!("VM {}", raw.moref.value),
+            Some(name) => format!("VM {name:?} ({})", raw.moref),
+            None => format!("VM {}", raw.moref),
         };
         for problem in &raw.problems {
             report.failures.push(format!("{label}: {problem}"));
@@ -610,9 +669,11 @@ fn assemble(
 
         // A VM without its configuration (being created, or its files unreachable) cannot
         // be billed right; leaving it out of an incomplete snapshot keeps its last usage.
-        let (Some(uuid), Some(cpus), Some(memory_mib)) =
-            (raw.instance_uuid.clone(), raw.cpus, raw.memory_mib)
-        else {
+        let (Some(uuid), Some(cpus), Some(memory_mib)) = (
+            raw.instance_uuid.as_deref().map(str::to_owned),
+            raw.cpus,
+            raw.memory_mib,
+        ) else {
             report.failures.push(format!(
                 "{label} has no readable configuration (it may be being created, or its files \
                  may be unreachable); it was left out"
@@ -620,14 +681,15 @@ fn assemble(
             continue;
         };
 
-        let folder_path = raw.parent.as_ref().map(|parent| inventory.path(parent));
-        let pool_path = raw.pool.as_ref().map(|pool| inventory.path(pool));
-        let pool_name = raw.pool.as_ref().and_then(|pool| {
-            inventory
-                .places
-                .and_then(|places| places.get(pool))
-                .and_then(|place| place.name.clone())
-        });
+        let folder_path = raw
+            .parent
+            .as_ref()
+            .map(|parent| places.path(inventory, parent));
+        let pool_path = raw.pool.as_ref().map(|pool| places.path(inventory, pool));
+        let pool_name = raw
+            .pool
+            .as_ref()
+            .and_then(|pool| places.name(inventory, pool));
         let mut attributes = BTreeMap::new();
         if let Some(fields) = inventory.fields {
             for (key, value) in &raw.custom_values {
@@ -647,14 +709,9 @@ fn assemble(
         }
 
         let name = display_name(raw.name.as_deref(), &uuid);
-        let power_state = match raw.power.as_deref() {
-            Some("poweredOn") => Some(PowerState::On),
-            Some("poweredOff") => Some(PowerState::Off),
-            Some("suspended") => Some(PowerState::Suspended),
-            _ => None,
-        };
+        let power_state = raw.power;
         let mut vm = VirtualMachine {
-            moref: raw.moref.value.clone(),
+            moref: raw.moref.into_string(),
             instance_uuid: uuid.clone(),
             name: name.clone(),
             cpus,
@@ -679,7 +736,8 @@ fn assemble(
             vms.push(vm);
             continue;
         }
-        if let Some(first) = seen_ids.insert(uuid.clone(), vm.moref.clone()) {
+        if let Some(first) = seen_ids.insert(uuid.clone(), vms.len()) {
+            let first = &vms[first].moref;
             report.failures.push(format!(
                 "{label} has the same instance UUID {uuid} as {first}; it was left out until \
                  one of them gets a new UUID"
@@ -926,7 +984,7 @@ mod tests {
             places: Some(places),
             fields: Some(&fields),
         };
-        let raw = objects.into_iter().map(raw_vm).collect();
+        let raw = vec![objects.into_iter().map(raw_vm).collect()];
         assemble(&source(), Utc::now(), raw, &inventory, Report::default())
     }
 
@@ -1002,6 +1060,44 @@ mod tests {
             "{:?}",
             collection.report.failures
         );
+    }
+
+    #[test]
+    fn vms_of_one_folder_and_pool_share_one_path_and_keep_their_listing_order() {
+        let places = places();
+        let root = moref("Folder", "group-d1");
+        let fields = HashMap::new();
+        let inventory = Inventory {
+            root: &root,
+            places: Some(&places),
+            fields: Some(&fields),
+        };
+        let pages = vec![
+            vec![
+                raw_vm(vm_object("vm-1", "u-1")),
+                raw_vm(vm_object("vm-2", "u-2")),
+            ],
+            vec![raw_vm(vm_object("vm-3", "u-3"))],
+        ];
+
+        let collection = assemble(&source(), Utc::now(), pages, &inventory, Report::default());
+
+        let [first, second, third] = &collection.vms[..] else {
+            panic!("three VMs were listed: {:?}", collection.vms);
+        };
+        assert_eq!(
+            [&first.moref, &second.moref, &third.moref],
+            ["vm-1", "vm-2", "vm-3"]
+        );
+        let (Some(one), Some(other)) = (&first.folder_path, &third.folder_path) else {
+            panic!("a folder path is missing");
+        };
+        assert!(Arc::ptr_eq(one, other), "{one} is spelt out twice");
+        let (Some(one), Some(other)) = (&first.resource_pool, &second.resource_pool) else {
+            panic!("a pool name is missing");
+        };
+        assert!(Arc::ptr_eq(one, other), "{one} is spelt out twice");
+        assert_eq!(collection.report.vms_listed, 3);
     }
 
     #[test]

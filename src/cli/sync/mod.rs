@@ -135,7 +135,13 @@ pub async fn run(context: &Context, args: Args) -> anyhow::Result<()> {
     if args.json {
         print_json(&report)?;
     } else {
-        print!("{}", report.plan);
+        // A real run's header says the unheld changes were written; a dry run's says they
+        // are only planned.
+        if report.dry_run {
+            print!("{}", report.plan);
+        } else {
+            print!("{}", report.plan.of_run());
+        }
         println!();
         print_summary(&report);
     }
@@ -311,5 +317,8 @@ pub fn print_summary(report: &RunReport) {
     }
     if let Some(reason) = &report.writes_stopped {
         println!("  writes stopped: {reason}");
+    }
+    for warning in &report.warnings {
+        println!("  warning: {warning}");
     }
 }

@@ -415,8 +415,23 @@ async fn another_installations_child_is_neither_adopted_nor_duplicated_until_tak
     let taken = other.engine.run(&take_over, &|_| {}).await.unwrap();
 
     assert!(taken.failed_customers.is_empty(), "{taken:?}");
+    assert!(taken.warnings.is_empty(), "{:?}", taken.warnings);
     assert_eq!(taken.created_agreements + taken.created_additions, 0);
     assert_eq!(taken.adopted, 4, "the child and its three lines");
+
+    // Taking over the same installation again, or one that wrote nothing here, takes nothing
+    // and says so.
+    let unknown = "hyi-0000000000000000".to_owned();
+    let mut again = SyncOptions::at(at(3, 14));
+    again.take_over = vec![first.clone(), unknown.clone()];
+    let idle = other.engine.run(&again, &|_| {}).await.unwrap();
+    assert_eq!(idle.warnings.len(), 2, "{:?}", idle.warnings);
+    assert!(idle.warnings[0].contains(&first), "{:?}", idle.warnings);
+    assert!(
+        idle.warnings[1].contains(&unknown) && idle.warnings[1].contains("nothing was taken over"),
+        "{:?}",
+        idle.warnings
+    );
     let notes = world
         .client
         .agreement(child)
@@ -510,5 +525,129 @@ async fn repeated_price_changes_on_a_lines_first_day_correct_it_in_place() {
             .iter()
             .all(|line| line.cancelled_date == CwDate::from_ymd(2026, 12, 3)),
         "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_absurd_first_quantity_of_any_resource_kind_is_held() {
+    let world = world().await;
+    world.map_products().await;
+    for key in [
+        "virtual_machine/public_ip",
+        "virtual_data_center/cpu",
+        "virtual_machine/gpu",
+    ] {
+        world
+            .store
+            .set_product_mapping(&ProductMapping {
+                key: meter_key(key),
+                catalog_item_id: if key.ends_with("cpu") {
+                    VCPU
+                } else {
+                    PUBLIC_IP
+                },
+                unit_price: None,
+                unit_cost: None,
+            })
+            .await
+            .unwrap();
+    }
+    let resource = |kind: ResourceKind, quantity: &str, unit: Unit| hyalto_domain::Resource {
+        kind,
+        tier: None,
+        quantity: decimal(quantity),
+        unit,
+    };
+    let mut vm_ips = vm("vm-a", OBRIEN.0, 4, 16, 100);
+    vm_ips.resources.push(resource(
+        ResourceKind::PublicIp,
+        "999999999999999",
+        Unit::Count,
+    ));
+    vm_ips.resources.push(resource(
+        ResourceKind::Other("gpu".to_owned()),
+        "5000000",
+        Unit::Count,
+    ));
+    let mut vdc = edge("vdc-a", OBRIEN.0, 1);
+    vdc.kind = hyalto_domain::ServiceKind::VirtualDataCenter;
+    vdc.resources = vec![resource(ResourceKind::Cpu, "999999999999999", Unit::Ghz)];
+    let gateway = edge("edge-a", OBRIEN.0, 50_000_000);
+    world
+        .import(&snapshot(
+            at(1, 10),
+            demo_customers(),
+            vec![vm_ips, vdc, gateway],
+        ))
+        .await;
+    world.map(OBRIEN, MappingOptions::default()).await;
+
+    let report = world.sync(at(3, 12)).await;
+
+    // Each absurd meter is held, one per kind family; the VM's plausible meters are billed.
+    let held: Vec<String> = report.plan.customers[0]
+        .findings
+        .iter()
+        .filter_map(|finding| match finding {
+            Finding::ChangeHeld { meter, .. } => Some(meter.to_string()),
+            _ => None,
+        })
+        .collect();
+    for key in [
+        "virtual_machine/public_ip",
+        "virtual_machine/gpu",
+        "virtual_data_center/cpu",
+        "edge_gateway/public_ip",
+    ] {
+        assert!(
+            held.iter().any(|meter| meter == key),
+            "{key} not held: {:?}",
+            report.plan.customers[0].findings
+        );
+    }
+    assert_eq!(report.held_customers.len(), 1, "{report:?}");
+    let vm_lines = world
+        .additions(world.child_named(OBRIEN.2, "vm-a").await.id)
+        .await;
+    assert_eq!(active_line(&vm_lines, VCPU).quantity, Some(decimal("4")));
+    assert!(
+        vm_lines
+            .iter()
+            .all(|line| line.quantity < Some(decimal("1000000"))),
+        "{vm_lines:?}"
+    );
+    let children = world.children(OBRIEN.2).await;
+    assert!(
+        children
+            .iter()
+            .all(|child| !child.name.as_deref().unwrap_or("").contains("gateway")),
+        "{children:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_long_name_is_cut_between_emoji_never_inside_one() {
+    let world = world().await;
+    world.map_products().await;
+    let mut thumbs = vm("vm-a", OBRIEN.0, 4, 16, 100);
+    thumbs.name = "\u{1F44D}\u{1F3FD}".repeat(40);
+    world
+        .import(&snapshot(at(1, 10), demo_customers(), vec![thumbs]))
+        .await;
+    world.map(OBRIEN, MappingOptions::default()).await;
+
+    world.sync(at(3, 12)).await;
+
+    // "Virtual machine: " leaves 83 UTF-16 units: twenty whole thumbs (4 units each) fit, and
+    // the twenty-first is left out whole rather than cut off its skin tone.
+    let name = world
+        .child_named(OBRIEN.2, "Virtual machine")
+        .await
+        .name
+        .unwrap();
+    assert!(name.encode_utf16().count() <= 100, "{name}");
+    assert_eq!(
+        name,
+        format!("Virtual machine: {}", "\u{1F44D}\u{1F3FD}".repeat(20))
     );
 }

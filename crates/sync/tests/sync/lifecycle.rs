@@ -884,3 +884,117 @@ async fn a_dry_run_with_holds_says_nothing_was_applied_and_names_the_customer() 
         .sum();
     assert_eq!(preview.reported, findings as u64);
 }
+
+/// The children of `service` under both O'Brien's and Müller's masters, each with its first
+/// and last day billed (the last day is `None` while it runs).
+async fn lives_of(world: &World, service: &str) -> Vec<(i64, CwDate, Option<CwDate>)> {
+    let mut lives = Vec::new();
+    for master in [OBRIEN.2, MULLER.2] {
+        for child in world.children(master).await {
+            if child.name.as_deref().unwrap_or_default().contains(service) {
+                lives.push((child.id, child.start_date.unwrap(), child.end_date));
+            }
+        }
+    }
+    lives.sort_by_key(|(_, start, _)| *start);
+    lives
+}
+
+#[tokio::test]
+async fn a_move_back_on_the_day_of_the_move_never_bills_a_day_twice() {
+    let world = two_customers().await;
+    world.sync(at(3, 12)).await;
+    let place = |owner: &str, hour: u32| {
+        snapshot(
+            at(4, hour),
+            demo_customers(),
+            vec![
+                vm("vm-a", OBRIEN.0, 4, 16, 100),
+                vm("vm-b", owner, 2, 8, 50),
+                edge("edge-1", MULLER.0, 3),
+            ],
+        )
+    };
+
+    // vm-b goes to Müller and comes back to O'Brien on the 4th, with a sync after each.
+    world.import(&place(MULLER.0, 10)).await;
+    world.sync(at(4, 10)).await;
+    world.import(&place(OBRIEN.0, 11)).await;
+    let report = world.sync(at(4, 11)).await;
+
+    assert!(report.failed_customers.is_empty(), "{report:?}");
+    let lives = lives_of(&world, "vm-b").await;
+    assert_eq!(lives.len(), 3, "{lives:?}");
+    for pair in lives.windows(2) {
+        let (_, _, end) = pair[0];
+        let (_, next_start, _) = pair[1];
+        let end = end.expect("only the last child runs");
+        assert!(end < next_start, "a day is billed twice: {lives:?}");
+    }
+
+    // Every line of every child bills only inside its child's life, and the new child's
+    // lines start with it.
+    for (child, start, end) in &lives {
+        for line in world.additions(*child).await {
+            assert!(line.effective_date.unwrap() >= *start, "{line:?}");
+            if let (Some(cancelled), Some(end)) = (line.cancelled_date, end) {
+                assert!(cancelled <= *end, "{line:?}");
+            }
+        }
+    }
+    let (newest, start, end) = lives[2];
+    assert_eq!(end, None);
+    let lines = world.additions(newest).await;
+    assert_eq!(lines.len(), 3);
+    assert!(
+        lines.iter().all(|line| line.effective_date == Some(start)),
+        "{lines:?}"
+    );
+    world.take_stats().await;
+    world.sync(at(4, 13)).await;
+    assert_eq!(writes(&world.take_stats().await), 0);
+}
+
+#[tokio::test]
+async fn the_first_lines_after_a_move_back_say_the_service_moved() {
+    let world = two_customers().await;
+    world.sync(at(3, 12)).await;
+    let place = |owner: &str, day: u32| {
+        snapshot(
+            at(day, 10),
+            demo_customers(),
+            vec![
+                vm("vm-a", OBRIEN.0, 4, 16, 100),
+                vm("vm-b", owner, 2, 8, 50),
+                edge("edge-1", MULLER.0, 3),
+            ],
+        )
+    };
+    world.import(&place(MULLER.0, 4)).await;
+    world.sync(at(4, 12)).await;
+    world.import(&place(OBRIEN.0, 5)).await;
+
+    let report = world.sync(at(5, 12)).await;
+
+    let reasons: Vec<String> = report
+        .plan
+        .customers
+        .iter()
+        .flat_map(|customer| &customer.operations)
+        .filter(|operation| {
+            operation.name() == "create_addition" && operation.service().as_str() == "vm-b"
+        })
+        .map(|operation| operation.reason().to_owned())
+        .collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    for reason in &reasons {
+        assert!(
+            reason.contains("moved to customer obrien on 2026-12-05"),
+            "{reason}"
+        );
+        assert!(!reason.contains("never created"), "{reason}");
+    }
+    let lives = lives_of(&world, "vm-b").await;
+    assert_eq!(lives.len(), 3, "{lives:?}");
+    assert_eq!(Some(lives[2].1), CwDate::from_ymd(2026, 12, 5));
+}
