@@ -307,6 +307,11 @@ async fn collect_once(context: &Context, args: VsphereArgs) -> anyhow::Result<()
     source.rules = OwnershipRules::from_toml(&rules_text, "the rules file")?;
     source.page_size = args.page_size;
 
+    // An address that cannot be used (one holding a password among them) is refused before
+    // anything is printed or recorded: a summary would repeat it, and a saved source named by
+    // `--source` would be marked incomplete by a collection that never reached vCenter.
+    source.sdk_url()?;
+
     // A dry run does not open the store, so it creates no data dir and needs no key.
     let store = if args.dry_run {
         None

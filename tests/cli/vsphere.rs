@@ -460,6 +460,45 @@ async fn a_wrong_password_is_refused_with_a_message_naming_the_vcenter() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_address_holding_a_password_is_refused_without_repeating_it_or_recording_anything() {
+    let mut site = TestSite::start().await;
+    site.env
+        .push((PASSWORD_VAR.to_owned(), "given-apart".to_owned()));
+
+    let run = site
+        .hyalto(&[
+            "inventory",
+            "collect",
+            "vsphere",
+            "--url",
+            "http://lab:S3cret-in-url@127.0.0.1:9/sdk",
+            "--username",
+            "lab",
+            "--password-env",
+            PASSWORD_VAR,
+            "--source",
+            "lab-vc",
+        ])
+        .await;
+    let show = site.hyalto(&["inventory", "show", "--json"]).await.ok();
+
+    assert!(!run.success, "stdout:\n{}", run.stdout);
+    assert!(
+        run.stderr.contains("user name or password"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stdout.contains("S3cret-in-url"), "{}", run.stdout);
+    assert!(!run.stderr.contains("S3cret-in-url"), "{}", run.stderr);
+    let view: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(
+        view["sources"],
+        serde_json::json!([]),
+        "nothing is recorded"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn saved_sources_are_added_listed_tested_collected_and_removed_and_never_show_the_password() {
     let lab = Lab::start().await;
     let password_file = lab.site.write_file("vc-password", &format!("{PASSWORD}\n"));
