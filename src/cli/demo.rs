@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use chrono::{Duration, Utc};
 use hyalto_cw_sandbox::{RunningSandbox, SandboxConfig};
 use hyalto_domain::parse_snapshot;
@@ -20,7 +20,7 @@ use super::connectwise::products::{DefaultsArgs, apply_defaults};
 use super::context::Context;
 use super::inventory;
 use super::sync::{SyncChoices, print_summary, sync};
-use hyalto_store::{DriftPolicy, QuantityChangeMode};
+use hyalto_store::{DATABASE_FILE_NAME, DriftPolicy, QuantityChangeMode};
 
 /// The first day's inventory: four customers, one of them left unmapped.
 const DAY1: &str = include_str!("../../demo/day1.json");
@@ -72,6 +72,22 @@ const MAPPINGS: [DemoMapping; 3] = [
 ];
 
 pub async fn run(data_dir: Option<PathBuf>, args: Args) -> anyhow::Result<()> {
+    // The demo stores its own connection, inventory and mappings, which would replace a real
+    // installation's; a data dir that already holds a store is refused before anything starts.
+    if let Some(dir) = &data_dir {
+        let database = dir.join(DATABASE_FILE_NAME);
+        if database.exists() {
+            bail!(
+                "the data dir {} already holds hyalto's store ({}); the demo would replace its \
+                 ConnectWise connection, inventory and mappings. Run the demo without \
+                 --data-dir (or HYALTO_DATA_DIR) for a temporary one, or give it a new, empty \
+                 directory",
+                dir.display(),
+                database.display()
+            );
+        }
+    }
+
     // A sandbox on a free port, and a data dir of our own unless the user chose one.
     let sandbox = hyalto_cw_sandbox::start(SandboxConfig {
         listen: "127.0.0.1:0".parse().expect("a valid socket address"),
