@@ -481,21 +481,58 @@ pub struct SyncBody {
     pub fingerprint: Option<String>,
 }
 
+/// Reads the optional customer of a plan or a sync, and refuses one that is not a mapped
+/// customer before anything is planned or run.
+pub async fn mapped_customer(
+    state: &Shared,
+    text: Option<&str>,
+) -> Result<Option<CustomerId>, ApiError> {
+    let text = match text.map(str::trim) {
+        None | Some("") => return Ok(None),
+        Some(text) => text,
+    };
+    let customer = CustomerId::new(text.to_owned()).map_err(|error| {
+        ApiError::invalid(vec![(
+            "customer".to_owned(),
+            format!("{text:?} is not a customer id: {error}."),
+        )])
+    })?;
+    if state.store.get_company_mapping(&customer).await?.is_none() {
+        return Err(ApiError::invalid(vec![(
+            "customer".to_owned(),
+            format!(
+                "Customer {customer} is unknown or not mapped to a ConnectWise company; map it \
+                 under Billing › Map Company (GET /api/v1/customers lists the customers), or \
+                 leave customer out to cover every mapped customer."
+            ),
+        )]));
+    }
+    Ok(Some(customer))
+}
+
 /// Starts a sync job in the background (Sync now, Apply, `POST /api/v1/sync`).
 pub async fn start_sync(
     state: &Shared,
     principal: &Principal,
     body: &SyncBody,
 ) -> Result<crate::scheduler::SyncJob, ApiError> {
-    let customer = match body.customer.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(text) => Some(CustomerId::new(text.to_owned()).map_err(|error| {
-            ApiError::invalid(vec![(
-                "customer".to_owned(),
-                format!("{text:?} is not a customer id: {error}."),
-            )])
-        })?),
-    };
+    let customer = mapped_customer(state, body.customer.as_deref()).await?;
+
+    // Apply sends the fingerprint of the preview it shows; an empty one means the page had no
+    // plan, and treating it as "no check" would write something nobody saw.
+    if body
+        .fingerprint
+        .as_deref()
+        .is_some_and(|f| f.trim().is_empty())
+    {
+        let message = "The fingerprint is empty, so there is no preview to apply: open the \
+                       preview first (Billing › Preview, or GET /api/v1/plan) and apply it with \
+                       its fingerprint, or leave fingerprint out to sync without a check.";
+        return Err(ApiError {
+            message: message.to_owned(),
+            ..ApiError::invalid(vec![("fingerprint".to_owned(), message.to_owned())])
+        });
+    }
     if state.store.load_connection().await?.is_none() {
         return Err(not_configured());
     }
@@ -506,7 +543,7 @@ pub async fn start_sync(
         ));
     }
 
-    if let Some(expected) = body.fingerprint.as_deref().filter(|f| !f.is_empty()) {
+    if let Some(expected) = body.fingerprint.as_deref() {
         let now = crate::views::preview(state, customer.clone()).await?;
         if now.fingerprint != expected {
             return Err(ApiError::new(
@@ -521,7 +558,7 @@ pub async fn start_sync(
 
     // Sync now collects the due sources first, as the schedule does; Apply must write the
     // plan that was seen, so it does not.
-    let collect = body.fingerprint.as_deref().is_none_or(str::is_empty);
+    let collect = body.fingerprint.is_none();
     let job = state.scheduler.start(
         &state.job_context(),
         crate::scheduler::Trigger::Manual,

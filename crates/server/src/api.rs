@@ -332,17 +332,7 @@ async fn plan(
     State(state): State<Shared>,
     Query(query): Query<CustomerQuery>,
 ) -> Result<Response, ApiError> {
-    let customer = match query.customer.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(text) => Some(
-            hyalto_domain::CustomerId::new(text.to_owned()).map_err(|error| {
-                ApiError::invalid(vec![(
-                    "customer".to_owned(),
-                    format!("{text:?} is not a customer id: {error}."),
-                )])
-            })?,
-        ),
-    };
+    let customer = crate::actions::mapped_customer(&state, query.customer.as_deref()).await?;
     Ok(Json(views::preview(&state, customer).await?).into_response())
 }
 

@@ -204,6 +204,7 @@ pub fn router(state: Shared) -> Router {
         .route("/static/app.js", get(pages::script))
         .merge(protected)
         .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn(guard::security_headers))
         .layer(from_fn_with_state(state.clone(), guard::observe))
         .with_state(state)
 }

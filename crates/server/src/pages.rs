@@ -417,7 +417,7 @@ pub async fn integrations(
     .await
 }
 
-async fn integrations_page(
+pub(crate) async fn integrations_page(
     state: &Shared,
     principal: &Principal,
     code: StatusCode,

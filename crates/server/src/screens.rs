@@ -155,7 +155,19 @@ pub async fn sync_now(
 ) -> Response {
     match actions::start_sync(&state, &principal, &SyncBody::default()).await {
         Ok(_) => see_other("/billing/integrations?done=syncing"),
-        Err(error) => error.into_response(),
+        // A form answers with its page and a readable message, never with the API's JSON.
+        Err(error) => {
+            let form = actions::ConfigureBody::default();
+            crate::pages::integrations_page(
+                &state,
+                &principal,
+                error.status,
+                None,
+                Some(&error),
+                &form,
+            )
+            .await
+        }
     }
 }
 

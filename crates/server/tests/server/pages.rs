@@ -338,3 +338,35 @@ async fn the_status_shows_the_last_error_with_connectwise_s_refusal() {
         "{text}"
     );
 }
+
+/// Asserts that an HTML answer refuses to be framed and limits what it loads.
+#[track_caller]
+fn assert_refuses_framing(answer: &crate::helpers::Answer) {
+    let header = |name: &str| {
+        answer
+            .headers
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} header; status {}", answer.status))
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(header("x-frame-options"), "DENY");
+    let policy = header("content-security-policy");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(policy.contains("default-src 'self'"), "{policy}");
+}
+
+#[tokio::test]
+async fn pages_and_the_login_page_refuse_to_be_framed_by_other_sites() {
+    let app = TestApp::start().await;
+    let session = app.log_in("alice").await;
+
+    let integrations = page(&app, &session, "/billing/integrations").await;
+    let login = app.get("/login").await;
+
+    assert_eq!(integrations.status, StatusCode::OK);
+    assert_refuses_framing(&integrations);
+    assert_eq!(login.status, StatusCode::OK);
+    assert_refuses_framing(&login);
+}

@@ -284,3 +284,54 @@ async fn integrations_says_how_often_it_syncs_and_leaves_an_unset_ca_file_empty(
         answer.text
     );
 }
+
+#[tokio::test]
+async fn apply_with_an_empty_fingerprint_asks_for_a_preview_and_starts_nothing() {
+    let app = TestApp::start().await;
+    app.prepare_billing().await;
+    let session = app.log_in("victor").await;
+
+    let applied = post_form(
+        &app,
+        &session,
+        "/billing/preview/apply",
+        &[("fingerprint", "")],
+    )
+    .await;
+    let status = app.get("/api/v1/sync").await.json();
+
+    assert_eq!(applied.status, StatusCode::BAD_REQUEST, "{}", applied.text);
+    assert!(
+        applied.text.contains("open the preview first"),
+        "{}",
+        applied.text
+    );
+    assert!(status["job"].is_null(), "a sync started: {status}");
+}
+
+#[tokio::test]
+async fn a_second_sync_now_while_one_runs_shows_the_page_with_a_message() {
+    let app = TestApp::start().await;
+    app.prepare_billing().await;
+    let session = app.log_in("victor").await;
+    app.sandbox_latency(300).await;
+
+    let first = post_form(&app, &session, "/billing/sync", &[]).await;
+    let second = post_form(&app, &session, "/billing/sync", &[]).await;
+
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.text);
+    assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.text);
+    let content_type = second
+        .headers
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(
+        second.text.contains("A sync is running already"),
+        "{}",
+        second.text
+    );
+    app.wait_for_sync().await;
+}

@@ -321,3 +321,39 @@ async fn bad_runs_limits_sync_bodies_and_plans_without_a_connection_are_explaine
         "{plan_answer}"
     );
 }
+
+#[tokio::test]
+async fn an_empty_fingerprint_or_an_unmapped_customer_is_refused_before_anything_runs() {
+    let app = TestApp::start().await;
+    app.prepare_billing().await;
+    let token = app.viewer_token.clone();
+
+    let empty = json!({ "fingerprint": "" });
+    let (empty_sync, empty_answer) =
+        call(&app, Method::POST, "/api/v1/sync", &token, Some(&empty)).await;
+    let unknown = json!({ "customer": "nonexist" });
+    let (unknown_sync, unknown_answer) =
+        call(&app, Method::POST, "/api/v1/sync", &token, Some(&unknown)).await;
+    let (plan, plan_answer) = call(
+        &app,
+        Method::GET,
+        "/api/v1/plan?customer=nonexist",
+        &token,
+        None,
+    )
+    .await;
+    let (_, status) = call(&app, Method::GET, "/api/v1/sync", &token, None).await;
+
+    assert_eq!(empty_sync, StatusCode::BAD_REQUEST, "{empty_answer}");
+    let message = empty_answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("preview first"), "{empty_answer}");
+    assert_eq!(unknown_sync, StatusCode::BAD_REQUEST, "{unknown_answer}");
+    let field = unknown_answer["error"]["fields"]["customer"]
+        .as_str()
+        .unwrap();
+    assert!(field.contains("nonexist"), "{unknown_answer}");
+    assert_eq!(plan, StatusCode::BAD_REQUEST, "{plan_answer}");
+    let field = plan_answer["error"]["fields"]["customer"].as_str().unwrap();
+    assert!(field.contains("nonexist"), "{plan_answer}");
+    assert!(status["job"].is_null(), "a sync started: {status}");
+}
