@@ -104,15 +104,6 @@ pub fn settings_from(connection: &StoredConnection) -> anyhow::Result<Connection
             connection.site_url
         )
     })?;
-    let mut settings = ConnectionSettings::new(
-        site,
-        connection.company_id.clone(),
-        connection.public_key.clone(),
-        connection.private_key.clone(),
-        connection.client_id.clone(),
-    );
-    settings.api_version = connection.api_version.clone();
-    settings.ca_file = connection.ca_file.clone();
-    settings.insecure = connection.insecure;
+    let settings = hyalto_app::connection::settings_for(site, connection);
     Ok(settings)
 }

@@ -106,19 +106,25 @@ impl ValidConnection {
 
     /// Client settings with the default (patient) retry policy of a sync.
     pub fn settings(&self) -> ConnectionSettings {
-        let stored = &self.stored;
-        let mut settings = ConnectionSettings::new(
-            self.site.clone(),
-            stored.company_id.clone(),
-            stored.public_key.clone(),
-            stored.private_key.clone(),
-            stored.client_id.clone(),
-        );
-        settings.api_version = stored.api_version.clone();
-        settings.ca_file = stored.ca_file.clone();
-        settings.insecure = stored.insecure;
-        settings
+        settings_for(self.site.clone(), &self.stored)
     }
+}
+
+/// Client settings for a stored connection whose site address is already parsed, with the
+/// default (patient) retry policy of a sync. Every caller that talks to the stored site builds
+/// its client from here, so a new stored setting reaches them all.
+pub fn settings_for(site: SiteUrl, stored: &StoredConnection) -> ConnectionSettings {
+    let mut settings = ConnectionSettings::new(
+        site,
+        stored.company_id.clone(),
+        stored.public_key.clone(),
+        stored.private_key.clone(),
+        stored.client_id.clone(),
+    );
+    settings.api_version = stored.api_version.clone();
+    settings.ca_file = stored.ca_file.clone();
+    settings.insecure = stored.insecure;
+    settings
 }
 
 impl ConnectionInput {

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use hyalto_app::records::{label, pull_records, store_records};
-use hyalto_connectwise::{Client, ConnectionSettings, SiteUrl};
+use hyalto_connectwise::{Client, SiteUrl};
 use hyalto_store::{CwRecordKind, RefreshOutcome, SqliteStore, Store, StoredConnection};
 use serde::Serialize;
 
@@ -188,16 +188,7 @@ pub async fn connect(connection: &StoredConnection) -> Result<Client, String> {
             connection.site_url
         )
     })?;
-    let mut settings = ConnectionSettings::new(
-        site,
-        connection.company_id.clone(),
-        connection.public_key.clone(),
-        connection.private_key.clone(),
-        connection.client_id.clone(),
-    );
-    settings.api_version = connection.api_version.clone();
-    settings.ca_file = connection.ca_file.clone();
-    settings.insecure = connection.insecure;
+    let settings = hyalto_app::connection::settings_for(site, connection);
 
     Client::connect(settings).await.map_err(|error| {
         format!(

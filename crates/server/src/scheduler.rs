@@ -441,20 +441,7 @@ fn summarize(report: &RunReport) -> (&'static str, String) {
     } else {
         "partially_failed"
     };
-    let mut message = format!(
-        "Sync run {}: child agreements {} created, {} renamed, {} ended; additions {} created, \
-         {} updated, {} cancelled; {} adopted; {} reported; {} write(s) failed.",
-        report.run_id,
-        report.created_agreements,
-        report.renamed,
-        report.ended,
-        report.created_additions,
-        report.updated,
-        report.cancelled,
-        report.adopted,
-        report.reported,
-        report.writes_failed,
-    );
+    let mut message = report.counts_sentence();
     for (customer, reason) in &report.skipped_customers {
         message.push_str(&format!(" Skipped {customer}: {reason}."));
     }

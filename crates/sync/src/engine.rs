@@ -179,6 +179,27 @@ pub struct RunReport {
     pub warnings: Vec<String>,
 }
 
+impl RunReport {
+    /// One sentence with the run's counts, as the command line and the server both show it.
+    pub fn counts_sentence(&self) -> String {
+        format!(
+            "Sync run {}: child agreements {} created, {} renamed, {} ended; additions {} \
+             created, {} updated, {} cancelled; {} adopted; {} finding(s) reported; {} write(s) \
+             failed.",
+            self.run_id,
+            self.created_agreements,
+            self.renamed,
+            self.ended,
+            self.created_additions,
+            self.updated,
+            self.cancelled,
+            self.adopted,
+            self.reported,
+            self.writes_failed,
+        )
+    }
+}
+
 /// The sync engine. The CLI and the web UI call only [`SyncEngine::plan`] and
 /// [`SyncEngine::run`].
 pub struct SyncEngine<S: Store> {

@@ -290,21 +290,7 @@ pub fn print_summary(report: &RunReport) {
             report.plan.write_count()
         );
     } else {
-        println!(
-            "Sync run {}: child agreements {} created, {} renamed, {} ended; additions {} \
-             created, {} updated, {} cancelled; {} adopted; {} finding(s) reported; {} write(s) \
-             failed.",
-            report.run_id,
-            report.created_agreements,
-            report.renamed,
-            report.ended,
-            report.created_additions,
-            report.updated,
-            report.cancelled,
-            report.adopted,
-            report.reported,
-            report.writes_failed,
-        );
+        println!("{}", report.counts_sentence());
     }
     for (customer, reason) in &report.skipped_customers {
         println!("  skipped {customer}: {reason}");
